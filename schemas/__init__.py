@@ -1,0 +1,107 @@
+"""The project's contracts, loaded once: event JSON Schemas and warehouse table schemas.
+
+Everything here is read from the JSON files beside this module, which are the single source for the
+publisher, the pipeline, the DuckDB DDL, dbt's sources and Terraform.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+BIGQUERY_SCHEMA_DIR = SCHEMA_DIR / "bigquery"
+
+#: Event schema files by schema_version. A new version is a new file plus one line here.
+EVENT_SCHEMA_FILES: dict[int, str] = {1: "order_event.v1.json"}
+CURRENT_SCHEMA_VERSION = max(EVENT_SCHEMA_FILES)
+
+ORDERS = "orders"
+ORDER_ITEMS = "order_items"
+ORDER_PAYMENTS = "order_payments"
+DEAD_LETTER = "order_events_dead_letter"
+UPSERTED_TABLES = (ORDERS, ORDER_ITEMS, ORDER_PAYMENTS)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column in BigQuery schema format."""
+
+    name: str
+    type: str
+    mode: str
+    description: str
+
+    @property
+    def required(self) -> bool:
+        return self.mode == "REQUIRED"
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A warehouse table: its columns (from schemas/bigquery/<name>.json) and layout (schemas/tables.json)."""
+
+    name: str
+    columns: tuple[Column, ...]
+    kind: str
+    primary_key: tuple[str, ...]
+    partition_field: str | None
+    clustering: tuple[str, ...]
+    description: str
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"table {self.name} has no column {name!r}")
+
+
+def _read_json(path: Path) -> Any:
+    with path.open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@cache
+def event_schema(version: int = CURRENT_SCHEMA_VERSION) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of order events of ``version``."""
+    try:
+        file_name = EVENT_SCHEMA_FILES[version]
+    except KeyError:
+        known = ", ".join(str(v) for v in sorted(EVENT_SCHEMA_FILES))
+        raise KeyError(f"unknown schema_version {version!r}; known versions: {known}") from None
+    return _read_json(SCHEMA_DIR / file_name)
+
+
+@cache
+def table_layouts() -> dict[str, dict[str, Any]]:
+    return _read_json(SCHEMA_DIR / "tables.json")["tables"]
+
+
+@cache
+def table_schema(name: str) -> TableSchema:
+    """The warehouse table ``name`` (e.g. ``orders``), from its BigQuery-format JSON schema."""
+    layouts = table_layouts()
+    if name not in layouts:
+        raise KeyError(f"unknown table {name!r}; known tables: {', '.join(sorted(layouts))}")
+    layout = layouts[name]
+    columns = tuple(Column(**field) for field in _read_json(BIGQUERY_SCHEMA_DIR / f"{name}.json"))
+    return TableSchema(
+        name=name,
+        columns=columns,
+        kind=layout["kind"],
+        primary_key=tuple(layout["primary_key"]),
+        partition_field=layout["partition_field"],
+        clustering=tuple(layout["clustering"]),
+        description=layout["description"],
+    )
+
+
+def table_names() -> tuple[str, ...]:
+    return tuple(table_layouts())

@@ -1,0 +1,74 @@
+locals {
+  # One source for every table: the layout in schemas/tables.json, the columns in schemas/bigquery/<table>.json.
+  schemas_dir   = "${path.module}/../schemas"
+  table_layouts = jsondecode(file("${local.schemas_dir}/tables.json")).tables
+  schema_files  = toset([for f in fileset("${local.schemas_dir}/bigquery", "*.json") : trimsuffix(f, ".json")])
+}
+
+resource "google_bigquery_dataset" "orders" {
+  project                    = var.project_id
+  dataset_id                 = var.dataset_id
+  friendly_name              = "Olist orders (real time)"
+  description                = "Orders, items and payments upserted by the streaming pipeline, its dead letters and the Olist reference tables; dbt builds its models from here."
+  location                   = local.bigquery_location
+  delete_contents_on_destroy = var.delete_contents_on_destroy
+  labels                     = local.labels
+
+  dynamic "default_encryption_configuration" {
+    for_each = local.cmek_enabled ? [var.kms_key_name] : []
+    content {
+      kms_key_name = default_encryption_configuration.value
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition = (
+        length(setsubtract(keys(local.table_layouts), local.schema_files)) == 0 &&
+        length(setsubtract(local.schema_files, keys(local.table_layouts))) == 0
+      )
+      error_message = "schemas/tables.json and schemas/bigquery/*.json must name the same tables."
+    }
+  }
+
+  depends_on = [google_project_service.enabled, google_kms_crypto_key_iam_member.service_agents]
+}
+
+resource "google_bigquery_table" "tables" {
+  for_each = local.table_layouts
+
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.orders.dataset_id
+  table_id            = each.key
+  description         = each.value.description
+  schema              = file("${local.schemas_dir}/bigquery/${each.key}.json")
+  clustering          = length(each.value.clustering) > 0 ? each.value.clustering : null
+  deletion_protection = var.deletion_protection
+  labels              = merge(local.labels, { kind = each.value.kind })
+
+  dynamic "time_partitioning" {
+    for_each = each.value.partition_field == null ? [] : [each.value.partition_field]
+    content {
+      type  = "DAY"
+      field = time_partitioning.value
+    }
+  }
+
+  # BigQuery keys are informational (NOT ENFORCED): the pipeline's MERGE keeps them true, the optimizer
+  # uses them for joins.
+  dynamic "table_constraints" {
+    for_each = length(each.value.primary_key) > 0 ? [each.value.primary_key] : []
+    content {
+      primary_key {
+        columns = table_constraints.value
+      }
+    }
+  }
+
+  dynamic "encryption_configuration" {
+    for_each = local.cmek_enabled ? [var.kms_key_name] : []
+    content {
+      kms_key_name = encryption_configuration.value
+    }
+  }
+}

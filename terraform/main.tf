@@ -1,0 +1,62 @@
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+provider "google-beta" {
+  project = var.project_id
+  region  = var.region
+}
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  project_number = data.google_project.this.number
+
+  # Google-managed identities that act on our behalf (dead-lettering, CMEK).
+  pubsub_service_agent = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  labels = merge({ app = "olist-realtime-orders" }, var.labels)
+
+  bigquery_location = coalesce(var.bigquery_location, var.region)
+  bucket_name       = coalesce(var.bucket_name, "${var.project_id}-orders-dataflow")
+  temp_location     = "gs://${google_storage_bucket.dataflow.name}/tmp"
+  staging_location  = "gs://${google_storage_bucket.dataflow.name}/staging"
+
+  cmek_enabled = var.kms_key_name != null
+
+  required_apis = concat(
+    [
+      "artifactregistry.googleapis.com",
+      "bigquery.googleapis.com",
+      "cloudbuild.googleapis.com",
+      "compute.googleapis.com",
+      "dataflow.googleapis.com",
+      "iam.googleapis.com",
+      "pubsub.googleapis.com",
+      "storage.googleapis.com",
+    ],
+    local.cmek_enabled ? ["cloudkms.googleapis.com"] : [],
+  )
+}
+
+resource "google_project_service" "enabled" {
+  for_each = var.enable_apis ? toset(local.required_apis) : toset([])
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# Service agents appear lazily; create them now so the IAM grants below never name a missing account.
+resource "google_project_service_identity" "agents" {
+  provider = google-beta
+  for_each = toset(["pubsub.googleapis.com", "dataflow.googleapis.com"])
+
+  project = var.project_id
+  service = each.value
+
+  depends_on = [google_project_service.enabled]
+}

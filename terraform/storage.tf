@@ -1,0 +1,59 @@
+# Dataflow's staging (job packages), temp (shuffle/load scratch) and templates (flex template specs).
+resource "google_storage_bucket" "dataflow" {
+  project       = var.project_id
+  name          = local.bucket_name
+  location      = var.region
+  storage_class = "STANDARD"
+  force_destroy = var.bucket_force_destroy
+  labels        = local.labels
+
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  # Versioning (with the purge rule below) recovers an overwritten template spec; soft delete would only
+  # bill again for the same scratch files, and Beam warns about it on temp/staging buckets.
+  versioning {
+    enabled = true
+  }
+
+  soft_delete_policy {
+    retention_duration_seconds = 0
+  }
+
+  lifecycle_rule {
+    condition {
+      age            = var.temp_retention_days
+      matches_prefix = ["tmp/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = var.noncurrent_version_retention_days
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  dynamic "logging" {
+    for_each = var.access_log_bucket == null ? [] : [var.access_log_bucket]
+    content {
+      log_bucket        = logging.value
+      log_object_prefix = local.bucket_name
+    }
+  }
+
+  dynamic "encryption" {
+    for_each = local.cmek_enabled ? [var.kms_key_name] : []
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
+
+  depends_on = [google_project_service.enabled, google_kms_crypto_key_iam_member.service_agents]
+}

@@ -1,0 +1,291 @@
+# ---------------------------------------------------------------------------------------------------------
+# Project and location
+# ---------------------------------------------------------------------------------------------------------
+
+variable "project_id" {
+  type        = string
+  description = "ID of the Google Cloud project that holds every resource (it must already exist, with billing)."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project ID: 6-30 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the Dataflow job, the staging bucket, the Artifact Registry repository and (by default) the BigQuery dataset."
+  default     = "us-central1"
+}
+
+variable "bigquery_location" {
+  type        = string
+  description = "Location of the BigQuery dataset, e.g. US or southamerica-east1. Null means the same as region, which keeps one CMEK key usable everywhere."
+  default     = null
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Labels added to every resource that takes labels (app=olist-realtime-orders is always set)."
+  default     = {}
+}
+
+variable "enable_apis" {
+  type        = bool
+  description = "Enable the Google APIs this deployment needs (Pub/Sub, BigQuery, Dataflow, Storage, Compute, IAM, Artifact Registry, Cloud Build, and Cloud KMS when kms_key_name is set). APIs are left enabled on destroy."
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Pub/Sub (names are shared with the pipeline's defaults: change them in both places or nowhere)
+# ---------------------------------------------------------------------------------------------------------
+
+variable "topic_name" {
+  type        = string
+  description = "Pub/Sub topic the publishers send order snapshots to."
+  default     = "orders"
+}
+
+variable "topic_message_retention_duration" {
+  type        = string
+  description = "How long the orders topic keeps messages (seconds, with an s suffix), so a subscription can seek back and replay. Max 31 days."
+  default     = "604800s"
+}
+
+variable "subscription_name" {
+  type        = string
+  description = "Pub/Sub subscription the Dataflow pipeline reads (--input_subscription)."
+  default     = "orders-pipeline"
+}
+
+variable "subscription_ack_deadline_seconds" {
+  type        = number
+  description = "Ack deadline of the pipeline subscription in seconds (Dataflow extends it while it works on a message)."
+  default     = 60
+
+  validation {
+    condition     = var.subscription_ack_deadline_seconds >= 10 && var.subscription_ack_deadline_seconds <= 600
+    error_message = "subscription_ack_deadline_seconds must be between 10 and 600."
+  }
+}
+
+variable "subscription_message_retention_duration" {
+  type        = string
+  description = "How long the pipeline and dead-letter subscriptions keep unacknowledged messages (seconds, with an s suffix; 10 minutes to 7 days)."
+  default     = "604800s"
+}
+
+variable "enable_message_ordering" {
+  type        = bool
+  description = "Deliver messages with the same ordering key (order_id) in publish order. The upsert does not rely on it (_sequence decides), it only reduces stale events."
+  default     = true
+}
+
+variable "retry_minimum_backoff" {
+  type        = string
+  description = "Minimum delay before Pub/Sub redelivers a nacked or expired message (seconds, with an s suffix)."
+  default     = "10s"
+}
+
+variable "retry_maximum_backoff" {
+  type        = string
+  description = "Maximum delay before Pub/Sub redelivers a nacked or expired message (seconds, with an s suffix, at most 600s)."
+  default     = "600s"
+}
+
+variable "max_delivery_attempts" {
+  type        = number
+  description = "Delivery attempts after which Pub/Sub moves a message from the pipeline subscription to the dead-letter topic (5-100)."
+  default     = 5
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub's limits)."
+  }
+}
+
+variable "dead_letter_topic_name" {
+  type        = string
+  description = "Pub/Sub topic for messages that could not be delivered or processed (--dead_letter_topic)."
+  default     = "orders-dead-letter"
+}
+
+variable "dead_letter_subscription_name" {
+  type        = string
+  description = "Pull subscription on the dead-letter topic, so dead letters are kept for inspection and replay."
+  default     = "orders-dead-letter-sub"
+}
+
+variable "publisher_members" {
+  type        = list(string)
+  description = "IAM members (e.g. user:ana@example.com, serviceAccount:...) allowed to publish to the orders topic."
+  default     = []
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# BigQuery
+# ---------------------------------------------------------------------------------------------------------
+
+variable "dataset_id" {
+  type        = string
+  description = "BigQuery dataset for the upserted tables, the dead-letter table and the reference tables (--bq_dataset)."
+  default     = "orders_rt"
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Refuse to destroy or replace the BigQuery tables. Set false (and apply) before terraform destroy."
+  default     = true
+}
+
+variable "delete_contents_on_destroy" {
+  type        = bool
+  description = "Let terraform destroy delete the dataset even if it still holds tables (e.g. ones dbt created)."
+  default     = false
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Storage
+# ---------------------------------------------------------------------------------------------------------
+
+variable "bucket_name" {
+  type        = string
+  description = "Name of the Dataflow staging/temp/template bucket. Null means <project_id>-orders-dataflow."
+  default     = null
+}
+
+variable "temp_retention_days" {
+  type        = number
+  description = "Days after which objects under tmp/ in the Dataflow bucket are deleted."
+  default     = 7
+}
+
+variable "noncurrent_version_retention_days" {
+  type        = number
+  description = "Days a replaced or deleted object version is kept in the Dataflow bucket before it is purged."
+  default     = 7
+}
+
+variable "bucket_force_destroy" {
+  type        = bool
+  description = "Let terraform destroy delete the Dataflow bucket even when it still holds objects."
+  default     = false
+}
+
+variable "access_log_bucket" {
+  type        = string
+  description = "Existing bucket that receives the Dataflow bucket's usage logs. Null turns usage logs off (Cloud Audit Logs still record access)."
+  default     = null
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# IAM
+# ---------------------------------------------------------------------------------------------------------
+
+variable "service_account_id" {
+  type        = string
+  description = "Account ID (the part before @) of the Dataflow worker service account."
+  default     = "orders-dataflow-worker"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.service_account_id))
+    error_message = "service_account_id must be 6-30 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "job_launcher_members" {
+  type        = list(string)
+  description = "IAM members allowed to launch jobs as the worker service account (roles/iam.serviceAccountUser on that account only). Project owners can already."
+  default     = []
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Customer-managed encryption (optional)
+# ---------------------------------------------------------------------------------------------------------
+
+variable "kms_key_name" {
+  type        = string
+  description = "Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K) that encrypts the topics, dataset, tables, bucket, image repository and Dataflow job. Its location must match region and bigquery_location. Null uses Google-managed keys."
+  default     = null
+}
+
+variable "manage_kms_key_iam" {
+  type        = bool
+  description = "Grant the Google service agents (Pub/Sub, BigQuery, Storage, Artifact Registry, Dataflow, Compute) encrypt/decrypt on kms_key_name. Turn off when a key admin grants them outside this configuration."
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Dataflow
+# ---------------------------------------------------------------------------------------------------------
+
+variable "artifact_registry_repository_id" {
+  type        = string
+  description = "Docker repository in Artifact Registry that holds the flex template launcher image."
+  default     = "orders-dataflow"
+}
+
+variable "flex_template_image_name" {
+  type        = string
+  description = "Image name (without tag) of the flex template launcher inside the Artifact Registry repository."
+  default     = "orders-streaming"
+}
+
+variable "flex_template_gcs_path" {
+  type        = string
+  description = "gs:// path of the flex template spec written by gcloud dataflow flex-template build. Null means gs://<bucket>/templates/orders-streaming.json."
+  default     = null
+}
+
+variable "deploy_dataflow_job" {
+  type        = bool
+  description = "Launch the streaming job from the flex template with Terraform. Leave false until the template is built (see terraform/README.md)."
+  default     = false
+}
+
+variable "job_name" {
+  type        = string
+  description = "Name of the Dataflow streaming job."
+  default     = "orders-streaming"
+}
+
+variable "max_workers" {
+  type        = number
+  description = "Upper bound of Dataflow autoscaling."
+  default     = 3
+}
+
+variable "machine_type" {
+  type        = string
+  description = "Worker machine type, e.g. n2-standard-2. Null lets Dataflow choose."
+  default     = null
+}
+
+variable "network" {
+  type        = string
+  description = "VPC network for the workers. Null means the project's default network."
+  default     = null
+}
+
+variable "subnetwork" {
+  type        = string
+  description = "Subnetwork for the workers, as regions/REGION/subnetworks/NAME or a full URL. Null lets Dataflow pick the network's subnet in region."
+  default     = null
+}
+
+variable "use_public_ips" {
+  type        = bool
+  description = "Give workers public IPs. Workers pip-install the project's dependencies from PyPI, so private workers need Cloud NAT (and Private Google Access) on their subnet."
+  default     = true
+}
+
+variable "on_delete" {
+  type        = string
+  description = "What terraform destroy does to the running job: drain (finish in-flight data) or cancel."
+  default     = "drain"
+
+  validation {
+    condition     = contains(["drain", "cancel"], var.on_delete)
+    error_message = "on_delete must be drain or cancel."
+  }
+}

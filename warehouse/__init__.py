@@ -1,0 +1,1 @@
+"""The local warehouse (a DuckDB file): DDL from the shared table schemas, connections, reference data."""

@@ -1,0 +1,248 @@
+"""Run dbt on the project's warehouse with the right profile, target and DuckDB file.
+
+    python -m warehouse.dbt_runner build                         # local DuckDB (default target)
+    python -m warehouse.dbt_runner build --select fct_orders+    # extra arguments go to dbt
+    python -m warehouse.dbt_runner docs generate
+    python -m warehouse.dbt_runner build --target bigquery       # production, DBT_BIGQUERY_* env vars
+
+Locking design (local target). DuckDB lets one process hold a file, and dbt-duckdb holds its file for a
+whole build, while the pipeline writes the raw warehouse continuously. Building on the raw file would stall
+the pipeline for the length of the build (and fail it once the build outlasts its lock timeout). So a
+build never opens the raw file with dbt:
+
+1. snapshot: one short unit of work (``warehouse.connection.connect``, read-only, which waits out the
+   pipeline's lock with bounded backoff) copies the raw tables into a private build file;
+2. build: dbt runs on that private file as long as it needs, holding no lock anyone else wants;
+3. publish: on success the build file atomically replaces the analytics file (``os.replace``), so
+   dashboards and ``dbt test``/``docs`` see either the previous complete build or the new one, never a
+   half-built one. A failed build leaves the previous analytics file in place.
+
+Nothing is lost (the raw file is only read) and nothing crashes (the pipeline waits at most the copy).
+The analytics file is as fresh as its last build; run the build every minute or so for near-real-time
+dashboards. Commands that only read (test, docs, show, compile) run on the published analytics file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from warehouse.connection import DEFAULT_LOCK_TIMEOUT, connect
+from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, quote
+
+LOGGER = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt"
+DEFAULT_DUCKDB_PATH = REPO_ROOT / "data" / "warehouse.duckdb"
+TARGETS = ("local", "bigquery")
+
+#: Environment variables read by dbt/profiles.yml and dbt/models/staging/_sources.yml.
+DUCKDB_PATH_ENV = "ORDERS_DUCKDB_PATH"
+ANALYTICS_PATH_ENV = "ORDERS_ANALYTICS_DUCKDB_PATH"
+RAW_SCHEMA_ENV = "ORDERS_RT_SCHEMA"
+
+#: dbt commands that need the current raw data: they run on a fresh snapshot.
+SNAPSHOT_COMMANDS = frozenset({"build", "run", "seed", "snapshot", "source", "freshness"})
+#: Of those, the ones whose result becomes the new analytics file when dbt succeeds.
+PUBLISH_COMMANDS = frozenset({"build", "run", "seed", "snapshot"})
+
+
+@dataclass(frozen=True)
+class DbtInvocation:
+    """One dbt command line and the environment it runs in."""
+
+    args: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: Path = DBT_PROJECT_DIR
+
+    def run(self) -> int:
+        command = [sys.executable, "-m", "dbt.cli.main", *self.args]
+        LOGGER.info("running %s", " ".join(command[2:]))
+        return subprocess.run(command, env=dict(self.env), cwd=self.cwd, check=False).returncode
+
+
+def default_analytics_path(duckdb_path: Path) -> Path:
+    """``data/warehouse.duckdb`` -> ``data/warehouse_analytics.duckdb``."""
+    return duckdb_path.with_name(f"{duckdb_path.stem}_analytics{duckdb_path.suffix or '.duckdb'}")
+
+
+def snapshot_warehouse(
+    duckdb_path: Path,
+    snapshot_path: Path,
+    raw_schema: str = DEFAULT_SCHEMA,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> dict[str, int]:
+    """Copy the raw tables of ``duckdb_path`` into the new file ``snapshot_path``; returns rows per table.
+
+    The snapshot gets every table of the shared schemas (empty when the raw file lacks it), so a build
+    works before the pipeline or the reference loader has run.
+    """
+    snapshot_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_database(snapshot_path)
+    if not duckdb_path.exists():
+        LOGGER.warning("%s does not exist yet: building on empty raw tables", duckdb_path)
+        with connect(snapshot_path, lock_timeout=lock_timeout) as snapshot:
+            for statement in create_all_sql(raw_schema):
+                snapshot.execute(statement)
+        return {}
+    row_counts: dict[str, int] = {}
+    with connect(duckdb_path, read_only=True, lock_timeout=lock_timeout) as raw:
+        (raw_catalog,) = raw.execute("SELECT current_database()").fetchone()
+        raw.execute(f"ATTACH '{_sql_string(snapshot_path)}' AS build_snapshot (READ_WRITE)")
+        try:
+            # The shared DDL names no catalog: run it with the snapshot as the default database.
+            raw.execute("USE build_snapshot")
+            for statement in create_all_sql(raw_schema):
+                raw.execute(statement)
+            raw.execute(f"USE {quote(raw_catalog)}")
+            tables = raw.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? "
+                "AND table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name",
+                [raw_catalog, raw_schema],
+            ).fetchall()
+            for (table_name,) in tables:
+                source = f"{quote(raw_schema)}.{quote(table_name)}"
+                raw.execute(
+                    f"CREATE TABLE IF NOT EXISTS build_snapshot.{source} AS SELECT * FROM {source} LIMIT 0"
+                )
+                raw.execute(f"INSERT INTO build_snapshot.{source} BY NAME SELECT * FROM {source}")
+                (row_counts[table_name],) = raw.execute(f"SELECT count(*) FROM {source}").fetchone()
+        finally:
+            raw.execute(f"USE {quote(raw_catalog)}")
+            raw.execute("DETACH build_snapshot")
+    return row_counts
+
+
+def _sql_string(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _remove_database(path: Path) -> None:
+    for stale in (path, path.with_name(path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+
+
+def publish(build_path: Path, analytics_path: Path) -> None:
+    """Atomically make ``build_path`` the analytics file (readers keep the old inode until they close)."""
+    # A WAL left by a crashed writer of the previous analytics file would be replayed onto the new one.
+    analytics_path.with_name(analytics_path.name + ".wal").unlink(missing_ok=True)
+    os.replace(build_path, analytics_path)
+
+
+@contextlib.contextmanager
+def private_build_file(analytics_path: Path) -> Iterator[Path]:
+    """A file beside the analytics file, unique to this process, removed unless published."""
+    build_path = analytics_path.with_name(f".{analytics_path.name}.{os.getpid()}.building")
+    try:
+        yield build_path
+    finally:
+        _remove_database(build_path)
+
+
+def dbt_environment(target: str, dbt_file: Path | None, raw_schema: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
+    env[RAW_SCHEMA_ENV] = raw_schema
+    if dbt_file is not None:
+        env[DUCKDB_PATH_ENV] = str(dbt_file.resolve())
+    return env
+
+
+def run(
+    command: str,
+    dbt_args: Sequence[str] = (),
+    *,
+    target: str = "local",
+    duckdb_path: Path = DEFAULT_DUCKDB_PATH,
+    analytics_path: Path | None = None,
+    raw_schema: str = DEFAULT_SCHEMA,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> int:
+    """Run ``dbt <command> <dbt_args> --target <target>``; returns dbt's exit code."""
+    args = (command, *dbt_args, "--target", target)
+    if target != "local":
+        return DbtInvocation(args, dbt_environment(target, None, raw_schema)).run()
+    duckdb_path = duckdb_path.resolve()
+    analytics_path = (analytics_path or default_analytics_path(duckdb_path)).resolve()
+    if command not in SNAPSHOT_COMMANDS:
+        return DbtInvocation(args, dbt_environment(target, analytics_path, raw_schema)).run()
+    with private_build_file(analytics_path) as build_path:
+        rows = snapshot_warehouse(duckdb_path, build_path, raw_schema, lock_timeout)
+        LOGGER.info("snapshot of %s: %s", duckdb_path, rows or "empty")
+        exit_code = DbtInvocation(args, dbt_environment(target, build_path, raw_schema)).run()
+        if exit_code == 0 and command in PUBLISH_COMMANDS:
+            publish(build_path, analytics_path)
+            LOGGER.info("published %s", analytics_path)
+        elif command in PUBLISH_COMMANDS:
+            LOGGER.error("dbt %s failed (exit %d): %s left unchanged", command, exit_code, analytics_path)
+    return exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m warehouse.dbt_runner",
+        description=(
+            "Run a dbt command on the project (dbt/) with DBT_PROFILES_DIR=dbt/. On the local target, "
+            "build/run/source commands work on a snapshot of the raw DuckDB warehouse and, when they "
+            "succeed, atomically replace the analytics DuckDB file; test/docs/show/compile read that file. "
+            "Unrecognised arguments (e.g. --select fct_orders+, 'generate' after 'docs') are passed to dbt."
+        ),
+    )
+    parser.add_argument("command", help="dbt command: build, run, test, docs, source, parse, compile, show …")
+    parser.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=os.environ.get("DBT_TARGET", "local"),
+        help="local: dbt-duckdb on the DuckDB files; bigquery: production via DBT_BIGQUERY_* (default: local)",
+    )
+    parser.add_argument(
+        "--duckdb-path",
+        type=Path,
+        default=Path(os.environ.get(DUCKDB_PATH_ENV, DEFAULT_DUCKDB_PATH)),
+        help="raw warehouse written by the pipeline (default: $ORDERS_DUCKDB_PATH or data/warehouse.duckdb)",
+    )
+    parser.add_argument(
+        "--analytics-path",
+        type=Path,
+        default=Path(os.environ[ANALYTICS_PATH_ENV]) if os.environ.get(ANALYTICS_PATH_ENV) else None,
+        help="DuckDB file holding dbt's models (default: $ORDERS_ANALYTICS_DUCKDB_PATH or "
+        "<duckdb-path stem>_analytics.duckdb beside the raw file)",
+    )
+    parser.add_argument(
+        "--raw-schema",
+        default=os.environ.get(RAW_SCHEMA_ENV, DEFAULT_SCHEMA),
+        help=f"schema/dataset of the raw tables (default: $ORDERS_RT_SCHEMA or {DEFAULT_SCHEMA})",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=DEFAULT_LOCK_TIMEOUT,
+        help=f"seconds to wait for the pipeline's lock on the raw file (default: {DEFAULT_LOCK_TIMEOUT:.0f})",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args, dbt_args = build_parser().parse_known_args(argv)
+    return run(
+        args.command,
+        dbt_args,
+        target=args.target,
+        duckdb_path=args.duckdb_path,
+        analytics_path=args.analytics_path,
+        raw_schema=args.raw_schema,
+        lock_timeout=args.lock_timeout,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
