@@ -57,10 +57,13 @@ class Emulator:
         return {**os.environ, "PUBSUB_EMULATOR_HOST": self.host}
 
 
-def emulator_command(host: str, port: int) -> list[str]:
+SDK_ROOTS = (Path("/usr/lib/google-cloud-sdk"), Path("/usr/share/google-cloud-sdk"))
+
+
+def emulator_command(host: str, port: int, sdk_roots: tuple[Path, ...] = SDK_ROOTS) -> list[str]:
     """The emulator's own launcher when found (fast, no gcloud wrapper), else ``gcloud beta emulators``."""
     gcloud = shutil.which("gcloud")
-    candidates = [Path("/usr/lib/google-cloud-sdk")]
+    candidates = list(sdk_roots)
     if gcloud:
         candidates.insert(0, Path(os.path.realpath(gcloud)).parent.parent)
     for sdk_root in candidates:

@@ -1,0 +1,265 @@
+"""The event contract (schemas/order_event.v1.json) and the validation library built on it."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import jsonschema
+import pytest
+
+import schemas
+from schemas.validation import EventValidator, validate_payload
+
+VALID_EVENT = {
+    "event_id": "3f1c2a4e-8b1d-4c3e-9f00-1234567890ab",
+    "event_type": "order_shipped",
+    "event_time": "2026-11-21T23:54:47.123Z",
+    "sequence": 4,
+    "schema_version": 1,
+    "order": {
+        "order_id": "e481f51cbdc54678b7cc49136f2d6af7",
+        "customer_id": "9ef432eb6251297304e76186b10a928d",
+        "order_status": "shipped",
+        "order_purchase_timestamp": "2026-11-18T10:56:33Z",
+        "order_approved_at": "2026-11-18T11:07:15-03:00",
+        "order_delivered_carrier_date": "2026-11-20T19:49:00Z",
+        "order_delivered_customer_date": None,
+        "order_estimated_delivery_date": "2026-12-02T00:00:00Z",
+    },
+    "customer": {
+        "customer_id": "9ef432eb6251297304e76186b10a928d",
+        "customer_unique_id": "7c396fd4830fd04220f754e42b4e5bff",
+        "customer_zip_code_prefix": "03149",
+        "customer_city": "sao paulo",
+        "customer_state": "SP",
+    },
+    "items": [
+        {
+            "order_item_id": 1,
+            "product_id": "87285b34884572647811a353c7ac498a",
+            "seller_id": "3504c0cb71d7fa48d967e0e4c94d59d9",
+            "shipping_limit_date": "2026-11-23T10:56:33Z",
+            "price": 29.99,
+            "freight_value": 8.72,
+        },
+        {
+            "order_item_id": 2,
+            "product_id": "87285b34884572647811a353c7ac498a",
+            "seller_id": "3504c0cb71d7fa48d967e0e4c94d59d9",
+            "shipping_limit_date": "2026-11-23T10:56:33Z",
+            "price": 0.29,
+            "freight_value": 0,
+        },
+    ],
+    "payments": [
+        {"payment_sequential": 1, "payment_type": "voucher", "payment_installments": 1, "payment_value": 2},
+        {
+            "payment_sequential": 2,
+            "payment_type": "credit_card",
+            "payment_installments": 3,
+            "payment_value": 37.0,
+        },
+    ],
+}
+
+
+def _event(**changes) -> dict:
+    """VALID_EVENT with changes given as dotted paths: _event(**{"order.order_status": "created"})."""
+    event = copy.deepcopy(VALID_EVENT)
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split(".")
+        target = event
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        if value is _DELETE:
+            del target[int(leaf) if leaf.isdigit() else leaf]
+        else:
+            target[int(leaf) if leaf.isdigit() else leaf] = value
+    return event
+
+
+_DELETE = object()
+
+
+def _errors(event) -> list[tuple[str, str, str]]:
+    result = validate_payload(json.dumps(event))
+    return [(e.stage, e.kind, e.path) for e in result.errors]
+
+
+def test_event_schema_is_valid_draft_2020_12():
+    jsonschema.Draft202012Validator.check_schema(schemas.event_schema(1))
+    assert schemas.event_schema(1)["$schema"].endswith("2020-12/schema")
+
+
+def test_valid_event_passes_and_returns_the_event():
+    result = validate_payload(json.dumps(VALID_EVENT).encode())
+    assert result.ok, result.error_message()
+    assert result.event == VALID_EVENT
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"order.order_status": "sent"}, ("schema", "schema_violation", "$.order.order_status")),
+        ({"customer.customer_state": "XX"}, ("schema", "schema_violation", "$.customer.customer_state")),
+        ({"payments.0.payment_type": "pix"}, ("schema", "schema_violation", "$.payments[0].payment_type")),
+        ({"event_type": "order_paid"}, ("schema", "schema_violation", "$.event_type")),
+        (
+            {"customer.customer_zip_code_prefix": "3149"},
+            ("schema", "schema_violation", "$.customer.customer_zip_code_prefix"),
+        ),
+        (
+            {"customer.customer_zip_code_prefix": 3149},
+            ("schema", "schema_violation", "$.customer.customer_zip_code_prefix"),
+        ),
+        ({"event_time": "2026-11-21 23:54"}, ("schema", "schema_violation", "$.event_time")),
+        ({"event_time": "2026-11-21T23:54:47"}, ("schema", "schema_violation", "$.event_time")),
+        ({"event_time": "2026-13-40T23:54:47Z"}, ("schema", "schema_violation", "$.event_time")),
+        ({"items.0.price": -1}, ("schema", "schema_violation", "$.items[0].price")),
+        ({"items.0.price": "29.99"}, ("schema", "schema_violation", "$.items[0].price")),
+        ({"sequence": 0}, ("schema", "schema_violation", "$.sequence")),
+        ({"sequence": 1.5}, ("schema", "schema_violation", "$.sequence")),
+        ({"order.order_id": _DELETE}, ("schema", "schema_violation", "$.order")),
+        ({"order.coupon": "X"}, ("schema", "schema_violation", "$.order")),
+        ({"extra": 1}, ("schema", "schema_violation", "$")),
+        ({"schema_version": 2}, ("schema", "unsupported_schema_version", "$.schema_version")),
+        ({"schema_version": True}, ("schema", "unsupported_schema_version", "$.schema_version")),
+        ({"schema_version": "1"}, ("schema", "unsupported_schema_version", "$.schema_version")),
+        ({"items.0.price": 29.999}, ("business_rule", "money_precision", "$.items[0].price")),
+        ({"items.1.order_item_id": 3}, ("business_rule", "item_numbering", "$.items[1].order_item_id")),
+        ({"items.1.order_item_id": 1}, ("business_rule", "item_numbering", "$.items[0].order_item_id")),
+        (
+            {"payments.0.payment_sequential": 2},
+            ("business_rule", "payment_numbering", "$.payments[0].payment_sequential"),
+        ),
+        (
+            {"order.order_delivered_carrier_date": None},
+            ("business_rule", "status_timestamps", "$.order.order_delivered_carrier_date"),
+        ),
+        (
+            {"order.order_status": "created"},
+            ("business_rule", "status_timestamps", "$.order.order_approved_at"),
+        ),
+        (
+            {"customer.customer_id": "someoneelse"},
+            ("business_rule", "customer_mismatch", "$.customer.customer_id"),
+        ),
+    ],
+)
+def test_each_defect_is_reported_with_stage_kind_and_path(changes, expected):
+    errors = _errors(_event(**changes))
+    assert errors, f"{changes} was accepted"
+    assert errors[0] == expected
+
+
+def test_every_schema_error_is_reported_not_just_the_first():
+    errors = _errors(_event(**{"items.0.price": -1, "customer.customer_state": "XX", "sequence": 0}))
+    assert {path for _, _, path in errors} == {"$.items[0].price", "$.customer.customer_state", "$.sequence"}
+    message = validate_payload(json.dumps(_event(**{"items.0.price": -1, "sequence": 0}))).error_message()
+    assert message.startswith("2 errors: ")
+    assert "$.items[0].price" in message and "minimum" in message
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind", "fragment"),
+    [
+        (b'{"event_id": "x",', "invalid_json", "line 1 column"),
+        (b"\xff\xfe{}", "invalid_encoding", "not UTF-8"),
+        (b"", "empty_body", "empty"),
+        (b'{"sequence": NaN}', "invalid_json", "NaN"),
+        (b"[1, 2]", "not_an_object", "got list"),
+    ],
+)
+def test_unparseable_payloads(payload, kind, fragment):
+    result = validate_payload(payload)
+    assert not result.ok
+    assert result.first_error.kind == kind
+    assert fragment in result.first_error.message
+
+
+def test_money_with_two_decimals_is_valid_even_where_binary_floats_are_inexact():
+    # 0.29 / 0.01 != 29 in floating point: a multipleOf rule would wrongly reject these.
+    for amount in (0.29, 0.57, 72.19, 1234.56, 0, 10):
+        event = _event(**{"items.0.price": amount, "payments.1.payment_value": amount})
+        assert validate_payload(json.dumps(event)).ok, amount
+
+
+def test_delivered_order_needs_every_step_timestamp():
+    event = _event(**{"order.order_status": "delivered", "event_type": "order_delivered"})
+    assert _errors(event)[0][2] == "$.order.order_delivered_customer_date"
+    event["order"]["order_delivered_customer_date"] = "2026-11-25T12:00:00Z"
+    assert _errors(event) == []
+
+
+def test_canceled_and_unavailable_accept_any_step_and_empty_lines():
+    event = _event(**{"order.order_status": "unavailable", "items": [], "payments": []})
+    assert _errors(event) == []
+
+
+def test_attributes_must_agree_with_the_body_when_present():
+    body = json.dumps(VALID_EVENT)
+    agreeing = {
+        "event_id": VALID_EVENT["event_id"],
+        "event_type": "order_shipped",
+        "schema_version": "1",
+        "event_time": "2026-11-21T23:54:47.123+00:00",
+    }
+    assert validate_payload(body, agreeing).ok
+    assert validate_payload(body, {}).ok
+    result = validate_payload(body, {**agreeing, "event_type": "order_delivered"})
+    assert [(e.kind, e.path) for e in result.errors] == [("attribute_mismatch", "attributes.event_type")]
+
+
+def test_fast_and_full_validators_agree_on_what_is_invalid():
+    validator = EventValidator()
+    for changes in ({"items.0.price": -1}, {"order.order_status": "sent"}, {"event_time": "yesterday"}):
+        event = _event(**changes)
+        full = list(validator._full[1].iter_errors(event))
+        assert full, changes
+        assert not validator.validate(event).ok
+
+
+def test_table_schemas_load_and_layouts_name_real_columns():
+    for name in schemas.table_names():
+        table = schemas.table_schema(name)
+        assert table.columns, name
+        for column in (*table.primary_key, *table.clustering):
+            table.column(column)
+        if table.partition_field:
+            assert table.column(table.partition_field).type == "TIMESTAMP"
+    for name in schemas.UPSERTED_TABLES:
+        assert {"_sequence", "_event_id", "_event_time", "_ingested_at"} <= set(
+            schemas.table_schema(name).column_names
+        )
+    dead_letter = schemas.table_schema(schemas.DEAD_LETTER)
+    assert {
+        "timestamp",
+        "payload_string",
+        "payload_bytes",
+        "attributes",
+        "event_id",
+        "schema_version",
+        "error_stage",
+        "error_message",
+        "error_path",
+        "stacktrace",
+    } <= set(dead_letter.column_names)
+
+
+def test_event_fields_are_the_olist_columns_of_the_tables():
+    properties = schemas.event_schema(1)["properties"]
+    orders = set(schemas.table_schema("orders").column_names)
+    assert set(properties["order"]["properties"]) <= orders
+    assert set(properties["customer"]["properties"]) <= orders
+    items = set(schemas.table_schema("order_items").column_names)
+    assert set(properties["items"]["items"]["properties"]) <= items
+    payments = set(schemas.table_schema("order_payments").column_names)
+    assert set(properties["payments"]["items"]["properties"]) <= payments
+
+
+def test_unknown_names_give_clear_errors():
+    with pytest.raises(KeyError, match="unknown schema_version 9"):
+        schemas.event_schema(9)
+    with pytest.raises(KeyError, match="unknown table 'customers'"):
+        schemas.table_schema("customers")
