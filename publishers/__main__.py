@@ -17,7 +17,7 @@ from publishers.stream import MessageStream, StreamSettings
 DEFAULT_FILE_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 EPILOG = """examples:
-  # 2,000 orders to a file, with 10%% duplicates, 20%% reordered and 5%% invalid messages
+  # 2,000 orders to a file, with 10% duplicates, 20% reordered and 5% invalid messages
   python -m publishers --orders 2000 --seed 7 --duplicate-ratio 0.1 --reorder-ratio 0.2 \\
       --invalid-ratio 0.05 --output data/events.jsonl
 
@@ -101,9 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EVENTS_PER_S",
         help="messages per second; 0 = unlimited (default: 200 for --topic, unlimited for --output)",
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="random seed; the same flags give the same output"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed; the same flags give the same output")
     parser.add_argument(
         "--start-time",
         type=_timestamp,

@@ -171,9 +171,7 @@ def generate_catalog(rng: random.Random, faker: Faker, products: int = 500, sell
                 seller_state=state.code,
             )
         )
-    return Catalog(
-        tuple(generated_products), tuple(generated_sellers), dict(GENERATED_CATEGORIES), source="generated"
-    )
+    return Catalog(tuple(generated_products), tuple(generated_sellers), dict(GENERATED_CATEGORIES), source="generated")
 
 
 def write_catalog(catalog: Catalog, directory: str | Path) -> list[Path]:

@@ -97,9 +97,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start(
-    data_dir: Path = DEFAULT_DATA_DIR, project: str = DEFAULT_PROJECT, timeout: float = 60.0
-) -> Emulator:
+def start(data_dir: Path = DEFAULT_DATA_DIR, project: str = DEFAULT_PROJECT, timeout: float = 60.0) -> Emulator:
     """Start the emulator on a free loopback port and wait until it accepts connections."""
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -109,16 +107,12 @@ def start(
         command += [f"--project={project}", f"--data-dir={data_dir}"]
     log = (data_dir / "emulator.log").open("ab")
     # A session of its own, so stop() can end the launcher and its JVM together, and nothing else.
-    process = subprocess.Popen(
-        command, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    process = subprocess.Popen(command, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     deadline = time.monotonic() + timeout
     while not _port_open(host, port):
         if process.poll() is not None:
-            raise EmulatorError(
-                f"the emulator exited with code {process.returncode}; see {data_dir / 'emulator.log'}"
-            )
+            raise EmulatorError(f"the emulator exited with code {process.returncode}; see {data_dir / 'emulator.log'}")
         if time.monotonic() > deadline:
             _terminate(process.pid)
             raise EmulatorError(f"the emulator did not listen on {host}:{port} within {timeout:.0f}s")
@@ -214,9 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_DATA_DIR,
         help=f"where the PID file and log live (default {DEFAULT_DATA_DIR})",
     )
-    parser.add_argument(
-        "--project", default=DEFAULT_PROJECT, help=f"emulated project id (default {DEFAULT_PROJECT})"
-    )
+    parser.add_argument("--project", default=DEFAULT_PROJECT, help=f"emulated project id (default {DEFAULT_PROJECT})")
     parser.add_argument("--topic", default=DEFAULT_TOPIC, help=f"orders topic (default {DEFAULT_TOPIC})")
     parser.add_argument(
         "--subscription",

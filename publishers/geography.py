@@ -15,9 +15,7 @@ class State:
 
 
 STATES: tuple[State, ...] = (
-    State(
-        "SP", 42.0, (1000, 19999), ("sao paulo", "campinas", "guarulhos", "santo andre", "sorocaba", "santos")
-    ),
+    State("SP", 42.0, (1000, 19999), ("sao paulo", "campinas", "guarulhos", "santo andre", "sorocaba", "santos")),
     State("RJ", 12.9, (20000, 28999), ("rio de janeiro", "niteroi", "sao goncalo", "duque de caxias")),
     State("MG", 11.7, (30000, 39999), ("belo horizonte", "uberlandia", "contagem", "juiz de fora")),
     State("RS", 5.5, (90000, 99999), ("porto alegre", "caxias do sul", "pelotas", "canoas")),

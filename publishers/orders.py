@@ -222,9 +222,7 @@ class OrderFactory:
     def create(self, purchase: datetime) -> Order:
         rng = self.rng
         items = self._items(purchase)
-        estimated = (purchase + timedelta(days=rng.randint(8, 35))).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
+        estimated = (purchase + timedelta(days=rng.randint(8, 35))).replace(hour=0, minute=0, second=0, microsecond=0)
         order = Order(
             order_id=random_hex_id(rng),
             customer=self._customer(),

@@ -75,9 +75,7 @@ def publish(
     try:
         client.get_topic(request={"topic": topic}, timeout=30)
     except gexc.NotFound as error:
-        raise PublishError(
-            f"topic {topic} does not exist (locally: python -m publishers.emulator start)"
-        ) from error
+        raise PublishError(f"topic {topic} does not exist (locally: python -m publishers.emulator start)") from error
     except gexc.GoogleAPICallError as error:
         host = os.environ.get("PUBSUB_EMULATOR_HOST", "Google Cloud")
         raise PublishError(f"cannot reach Pub/Sub at {host}: {error}") from error
@@ -88,9 +86,7 @@ def publish(
         if should_stop():
             break
         limiter.wait()
-        pending.append(
-            client.publish(topic, message.data, ordering_key=message.ordering_key, **message.attributes)
-        )
+        pending.append(client.publish(topic, message.data, ordering_key=message.ordering_key, **message.attributes))
         published += 1
         on_progress(published)
         if len(pending) >= 5000:

@@ -135,9 +135,7 @@ class MessageStream:
         held_back: dict[str, Message] = {}
         delayed: list[tuple[int, Message]] = []  # (messages still to wait, duplicate)
         for order, event in self._events():
-            message = Message(
-                encode(event), attributes_of(event), order.order_id, order.order_id, event["sequence"]
-            )
+            message = Message(encode(event), attributes_of(event), order.order_id, order.order_id, event["sequence"])
             out: list[Message] = []
             if rng.random() < settings.invalid_ratio:
                 kind = rng.choice(FAULT_KINDS)

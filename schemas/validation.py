@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -20,6 +19,7 @@ import fastjsonschema
 import jsonschema
 
 from schemas import EVENT_SCHEMA_FILES, event_schema
+from schemas.timestamps import parse_timestamp
 
 # error_stage values (one column of the dead-letter table).
 STAGE_PARSE = "parse"
@@ -114,8 +114,7 @@ class EventValidator:
 
     def __init__(self) -> None:
         self._fast = {
-            version: fastjsonschema.compile(event_schema(version), use_formats=True)
-            for version in EVENT_SCHEMA_FILES
+            version: fastjsonschema.compile(event_schema(version), use_formats=True) for version in EVENT_SCHEMA_FILES
         }
         self._full = {
             version: jsonschema.Draft202012Validator(
@@ -124,9 +123,7 @@ class EventValidator:
             for version in EVENT_SCHEMA_FILES
         }
 
-    def validate_payload(
-        self, payload: bytes | str, attributes: Mapping[str, str] | None = None
-    ) -> ValidationResult:
+    def validate_payload(self, payload: bytes | str, attributes: Mapping[str, str] | None = None) -> ValidationResult:
         """Parse a message body and validate it (and its attributes, when given)."""
         event, parse_error = parse_payload(payload)
         if parse_error is not None:
@@ -158,15 +155,12 @@ class EventValidator:
     def _schema_report(
         self, version: int, event: dict[str, Any], fast_error: fastjsonschema.JsonSchemaValueException
     ) -> tuple[ValidationError, ...]:
-        found = sorted(
-            self._full[version].iter_errors(event), key=lambda e: (list(map(str, e.path)), e.message)
-        )
+        found = sorted(self._full[version].iter_errors(event), key=lambda e: (list(map(str, e.path)), e.message))
         if not found:  # the two libraries disagree: report what the fast one said rather than nothing
             path = "$" + fast_error.name.removeprefix("data")
             return (ValidationError(STAGE_SCHEMA, "schema_violation", fast_error.message, path),)
         return tuple(
-            ValidationError(STAGE_SCHEMA, "schema_violation", error.message, error.json_path)
-            for error in found
+            ValidationError(STAGE_SCHEMA, "schema_violation", error.message, error.json_path) for error in found
         )
 
 
@@ -174,9 +168,7 @@ def _numbering_errors(lines: list[dict[str, Any]], collection: str, key: str) ->
     numbers = [line[key] for line in lines]
     expected = list(range(1, len(lines) + 1))
     if sorted(numbers) != expected:
-        bad_index = next(
-            (i for i, n in enumerate(numbers) if numbers.count(n) > 1 or not 1 <= n <= len(lines)), 0
-        )
+        bad_index = next((i for i, n in enumerate(numbers) if numbers.count(n) > 1 or not 1 <= n <= len(lines)), 0)
         yield ValidationError(
             STAGE_BUSINESS_RULE,
             f"{collection[:-1]}_numbering",
@@ -239,15 +231,13 @@ def business_rule_errors(event: dict[str, Any]) -> Iterable[ValidationError]:
 def _same_attribute(name: str, attribute: str, body_value: Any) -> bool:
     if name == "event_time":
         try:
-            return datetime.fromisoformat(attribute) == datetime.fromisoformat(body_value)
+            return parse_timestamp(attribute) == parse_timestamp(body_value)
         except (TypeError, ValueError):
             return False
     return attribute == str(body_value)
 
 
-def attribute_errors(
-    event: dict[str, Any], attributes: Mapping[str, str] | None
-) -> Iterable[ValidationError]:
+def attribute_errors(event: dict[str, Any], attributes: Mapping[str, str] | None) -> Iterable[ValidationError]:
     """Attributes are optional, but those that repeat a body field must agree with it."""
     for name in ATTRIBUTE_FIELDS:
         if attributes and name in attributes and not _same_attribute(name, attributes[name], event[name]):

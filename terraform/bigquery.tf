@@ -72,3 +72,24 @@ resource "google_bigquery_table" "tables" {
     }
   }
 }
+
+# dbt's models (staging views, marts, rt_* views) go to their own dataset, created here so it lives in the
+# same location as the raw tables (BigQuery cannot query across locations) and under the same key.
+resource "google_bigquery_dataset" "analytics" {
+  project                    = var.project_id
+  dataset_id                 = var.analytics_dataset_id
+  friendly_name              = "Olist orders analytics (dbt)"
+  description                = "dbt models built from ${var.dataset_id}: staging, marts (dimensions, facts, KPIs) and rt_* views."
+  location                   = local.bigquery_location
+  delete_contents_on_destroy = var.delete_contents_on_destroy
+  labels                     = local.labels
+
+  dynamic "default_encryption_configuration" {
+    for_each = local.cmek_enabled ? [var.kms_key_name] : []
+    content {
+      kms_key_name = default_encryption_configuration.value
+    }
+  }
+
+  depends_on = [google_project_service.enabled, google_kms_crypto_key_iam_member.service_agents]
+}

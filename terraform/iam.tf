@@ -6,6 +6,8 @@ resource "google_service_account" "dataflow_worker" {
   account_id   = var.service_account_id
   display_name = "Orders streaming pipeline (Dataflow worker)"
   description  = "Runs the orders streaming job: reads ${var.subscription_name}, dead-letters to ${var.dead_letter_topic_name}, upserts into ${var.dataset_id}."
+
+  depends_on = [google_project_service.enabled]
 }
 
 locals {

@@ -53,7 +53,7 @@ resource "google_project_service" "enabled" {
 # Service agents appear lazily; create them now so the IAM grants below never name a missing account.
 resource "google_project_service_identity" "agents" {
   provider = google-beta
-  for_each = toset(["pubsub.googleapis.com", "dataflow.googleapis.com"])
+  for_each = toset(["artifactregistry.googleapis.com", "dataflow.googleapis.com", "pubsub.googleapis.com"])
 
   project = var.project_id
   service = each.value

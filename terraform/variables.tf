@@ -132,6 +132,12 @@ variable "dataset_id" {
   default     = "orders_rt"
 }
 
+variable "analytics_dataset_id" {
+  type        = string
+  description = "BigQuery dataset dbt builds its models into (DBT_BIGQUERY_DATASET in dbt/profiles.yml)."
+  default     = "orders_analytics"
+}
+
 variable "deletion_protection" {
   type        = bool
   description = "Refuse to destroy or replace the BigQuery tables. Set false (and apply) before terraform destroy."

@@ -55,21 +55,22 @@ def connect(
     while True:
         attempts += 1
         try:
-            connection = duckdb.connect(str(path), read_only=read_only, config={"TimeZone": "UTC"})
+            connection = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as error:
             if not is_lock_conflict(error):
                 raise
             if time.monotonic() + backoff > deadline:
                 raise WarehouseLockedError(
-                    f"{path} stayed locked by another process for {lock_timeout:.0f}s "
-                    f"({attempts} attempts): {error}"
+                    f"{path} stayed locked by another process for {lock_timeout:.0f}s ({attempts} attempts): {error}"
                 ) from error
             time.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, max_backoff)
     if attempts > 1:
         LOGGER.debug("opened %s after %d attempts (lock held elsewhere)", path, attempts)
     try:
+        # Timestamps are instants (TIMESTAMPTZ); sessions show and truncate them in UTC, like BigQuery.
+        connection.execute("SET TimeZone = 'UTC'")
         yield connection
     finally:
         connection.close()

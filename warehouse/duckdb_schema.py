@@ -36,9 +36,7 @@ def quote(identifier: str) -> str:
 
 
 def create_table_sql(table: TableSchema, schema: str = DEFAULT_SCHEMA) -> str:
-    lines = [
-        f"  {quote(c.name)} {duckdb_type(c.type)}{' NOT NULL' if c.required else ''}" for c in table.columns
-    ]
+    lines = [f"  {quote(c.name)} {duckdb_type(c.type)}{' NOT NULL' if c.required else ''}" for c in table.columns]
     if table.primary_key:
         lines.append(f"  PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
     body = ",\n".join(lines)
@@ -50,3 +48,24 @@ def create_all_sql(schema: str = DEFAULT_SCHEMA) -> list[str]:
     return [f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}"] + [
         create_table_sql(table_schema(name), schema) for name in table_names()
     ]
+
+
+def arrow_schema(table: TableSchema):
+    """The Arrow schema for batches of ``table``'s rows (NUMERIC stays exact as decimal128(38, 9))."""
+    import pyarrow as pa
+
+    types = {
+        "STRING": pa.string(),
+        "INT64": pa.int64(),
+        "INTEGER": pa.int64(),
+        "FLOAT64": pa.float64(),
+        "FLOAT": pa.float64(),
+        "NUMERIC": pa.decimal128(38, 9),
+        "BOOL": pa.bool_(),
+        "BOOLEAN": pa.bool_(),
+        "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+        "DATE": pa.date32(),
+        "JSON": pa.string(),
+        "BYTES": pa.binary(),
+    }
+    return pa.schema([pa.field(c.name, types[c.type], nullable=not c.required) for c in table.columns])

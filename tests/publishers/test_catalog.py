@@ -23,9 +23,7 @@ def test_real_olist_files_load_with_their_quirks(olist_dir):
         "pc_gamer",
         "portateis_cozinha_e_preparadores_de_alimentos",
     ]
-    assert all(
-        len(s.seller_zip_code_prefix) == 5 and s.seller_zip_code_prefix.isdigit() for s in catalog.sellers
-    )
+    assert all(len(s.seller_zip_code_prefix) == 5 and s.seller_zip_code_prefix.isdigit() for s in catalog.sellers)
     assert all(len(p.product_id) == 32 for p in catalog.products)
 
 

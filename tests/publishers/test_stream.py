@@ -28,9 +28,7 @@ def test_ten_thousand_generated_events_all_validate(seed):
     messages, stats = _messages(seed=seed, orders=2100)
     assert stats.events >= 10_000
     assert len(messages) == stats.events
-    failures = [
-        r.error_message() for r in (validate_payload(m.data, m.attributes) for m in messages) if not r.ok
-    ]
+    failures = [r.error_message() for r in (validate_payload(m.data, m.attributes) for m in messages) if not r.ok]
     assert failures == []
 
 

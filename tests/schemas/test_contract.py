@@ -229,9 +229,7 @@ def test_table_schemas_load_and_layouts_name_real_columns():
         if table.partition_field:
             assert table.column(table.partition_field).type == "TIMESTAMP"
     for name in schemas.UPSERTED_TABLES:
-        assert {"_sequence", "_event_id", "_event_time", "_ingested_at"} <= set(
-            schemas.table_schema(name).column_names
-        )
+        assert {"_sequence", "_event_id", "_event_time", "_ingested_at"} <= set(schemas.table_schema(name).column_names)
     dead_letter = schemas.table_schema(schemas.DEAD_LETTER)
     assert {
         "timestamp",

@@ -1,0 +1,110 @@
+"""Command-line options of the order pipeline (next to Beam's own standard options)."""
+
+from __future__ import annotations
+
+import argparse
+
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    SetupOptions,
+    StandardOptions,
+    WorkerOptions,
+)
+
+DEFAULT_DATASET = "orders_rt"
+DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+#: The local runner: FnApiRunner runs the splittable pull read in streaming mode, offline (plain DirectRunner
+#: first tries to download Prism, and its streaming mode cannot run splittable DoFns).
+LOCAL_RUNNER = "FnApiRunner"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+class OrderPipelineOptions(PipelineOptions):
+    """Where events come from, which warehouse they go to, and how failures are handled."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("order pipeline")
+        group.add_argument(
+            "--input_subscription",
+            help="streaming: read from projects/P/subscriptions/S (PUBSUB_EMULATOR_HOST selects the emulator)",
+        )
+        group.add_argument(
+            "--input_files", help="batch backfill: read one event per line from files matching this glob"
+        )
+        group.add_argument(
+            "--sink",
+            choices=("duckdb", "bigquery"),
+            default="duckdb",
+            help="warehouse to upsert into (default duckdb)",
+        )
+        group.add_argument(
+            "--duckdb_path", default=DEFAULT_DUCKDB_PATH, help=f"DuckDB file (default {DEFAULT_DUCKDB_PATH})"
+        )
+        group.add_argument("--bq_project", help="BigQuery project of the warehouse dataset (default: --project)")
+        group.add_argument(
+            "--bq_dataset",
+            default=DEFAULT_DATASET,
+            help=f"BigQuery dataset, or DuckDB schema, of the tables (default {DEFAULT_DATASET})",
+        )
+        group.add_argument("--bq_location", default=None, help="BigQuery location for query jobs (e.g. US)")
+        group.add_argument(
+            "--create_tables",
+            action="store_true",
+            help="create missing BigQuery tables from schemas/bigquery before starting (DuckDB tables are "
+            "always created when missing)",
+        )
+        group.add_argument("--dead_letter_topic", help="also publish dead-lettered messages to projects/P/topics/T")
+        group.add_argument(
+            "--max_idle_seconds",
+            type=_non_negative_float,
+            default=None,
+            help="local streaming only: drain and stop after this many seconds without a message",
+        )
+        group.add_argument(
+            "--batch_size",
+            type=_positive_int,
+            default=1000,
+            help="snapshots per warehouse write (also flushed at every bundle end; default 1000)",
+        )
+        group.add_argument(
+            "--timestamp_attribute",
+            default="event_time",
+            help="Dataflow only: Pub/Sub attribute holding the event time (default event_time; '' = publish time)",
+        )
+
+    def validate_inputs(self) -> list[str]:
+        """Problems with this combination of flags, as messages for the user (empty when fine)."""
+        problems = []
+        if bool(self.input_subscription) == bool(self.input_files):
+            problems.append("give exactly one of --input_subscription or --input_files")
+        if self.input_subscription and not _looks_like(self.input_subscription, "subscriptions"):
+            problems.append(f"--input_subscription must be projects/P/subscriptions/S, got {self.input_subscription!r}")
+        if self.dead_letter_topic and not _looks_like(self.dead_letter_topic, "topics"):
+            problems.append(f"--dead_letter_topic must be projects/P/topics/T, got {self.dead_letter_topic!r}")
+        if self.sink == "bigquery" and not (self.bq_project or self.view_as(GoogleCloudOptions).project):
+            problems.append("--sink bigquery needs --bq_project (or --project)")
+        return problems
+
+
+def _looks_like(path: str, collection: str) -> bool:
+    parts = path.split("/")
+    return len(parts) == 4 and parts[0] == "projects" and parts[2] == collection and all(parts)
+
+
+#: Beam's option groups shown by ``streaming_job.py --help``; every other Beam option passes through too.
+HELP_OPTION_CLASSES = (OrderPipelineOptions, StandardOptions, GoogleCloudOptions, SetupOptions, WorkerOptions)

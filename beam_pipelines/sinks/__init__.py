@@ -1,0 +1,1 @@
+"""Warehouses the pipeline writes to, behind one interface (see base.Warehouse)."""

@@ -1,0 +1,85 @@
+"""The upsert, as SQL that DuckDB and BigQuery both run, generated from the table schemas.
+
+Only identifiers from schemas/ are written into the SQL; every value arrives through a staged batch
+(``batch_<table>``: an Arrow table in DuckDB, ``UNNEST(@<table>)`` in BigQuery). Each statement is guarded by
+``_sequence`` so that, even without a transaction, a row is replaced or deleted only by a newer snapshot of
+its order:
+
+1. ``orders``: update when the batch's sequence is higher, insert when the order is new.
+2. lines (items, payments): upsert only the lines of snapshots that are now their order's current one
+   (``_sequence`` equal to the order's after step 1), then delete the lines of the batch's orders whose
+   ``_sequence`` is older than their order's: a newer snapshot no longer has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from schemas import ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, TableSchema, table_schema
+
+LINE_TABLES = (ORDER_ITEMS, ORDER_PAYMENTS)
+
+
+def staged(table: str) -> str:
+    """Name of the staged batch of ``table``'s rows."""
+    return f"batch_{table}"
+
+
+class UpsertSql:
+    """The statements of one flush, for a dialect given by how it quotes a table name."""
+
+    def __init__(self, qualified: Callable[[str], str]) -> None:
+        self.qualified = qualified
+
+    def outcome(self) -> str:
+        """Classify the batch's snapshots against the warehouse before anything changes."""
+        return (
+            "SELECT "
+            "SUM(CASE WHEN o.order_id IS NULL OR b._sequence > o._sequence THEN 1 ELSE 0 END) AS applied, "
+            "SUM(CASE WHEN b._sequence < o._sequence THEN 1 ELSE 0 END) AS stale, "
+            "SUM(CASE WHEN b._sequence = o._sequence THEN 1 ELSE 0 END) AS duplicate "
+            f"FROM {staged(ORDERS)} AS b LEFT JOIN {self.qualified(ORDERS)} AS o ON o.order_id = b.order_id"
+        )
+
+    def merge_orders(self) -> str:
+        table = table_schema(ORDERS)
+        return (
+            f"MERGE INTO {self.qualified(ORDERS)} AS t USING {staged(ORDERS)} AS s ON t.order_id = s.order_id "
+            f"WHEN MATCHED AND s._sequence > t._sequence THEN UPDATE SET {_assignments(table)} "
+            f"WHEN NOT MATCHED THEN INSERT ({_columns(table)}) VALUES ({_columns(table, 's.')})"
+        )
+
+    def merge_lines(self, name: str) -> str:
+        table = table_schema(name)
+        key = " AND ".join(f"t.{k} = s.{k}" for k in table.primary_key)
+        current = (
+            f"SELECT l.* FROM {staged(name)} AS l JOIN {self.qualified(ORDERS)} AS o "
+            "ON o.order_id = l.order_id AND o._sequence = l._sequence"
+        )
+        return (
+            f"MERGE INTO {self.qualified(name)} AS t USING ({current}) AS s ON {key} "
+            f"WHEN MATCHED AND s._sequence > t._sequence THEN UPDATE SET {_assignments(table)} "
+            f"WHEN NOT MATCHED THEN INSERT ({_columns(table)}) VALUES ({_columns(table, 's.')})"
+        )
+
+    def delete_obsolete_lines(self, name: str) -> str:
+        return (
+            f"DELETE FROM {self.qualified(name)} AS t "
+            f"WHERE t.order_id IN (SELECT order_id FROM {staged(ORDERS)}) "
+            f"AND t._sequence < (SELECT o._sequence FROM {self.qualified(ORDERS)} AS o WHERE o.order_id = t.order_id)"
+        )
+
+    def statements(self) -> list[str]:
+        """The writes of one flush, in order (run them in one transaction where the engine has one)."""
+        writes = [self.merge_orders()]
+        for name in LINE_TABLES:
+            writes += [self.merge_lines(name), self.delete_obsolete_lines(name)]
+        return writes
+
+
+def _columns(table: TableSchema, prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{c}" for c in table.column_names)
+
+
+def _assignments(table: TableSchema) -> str:
+    return ", ".join(f"{c} = s.{c}" for c in table.column_names if c not in table.primary_key)

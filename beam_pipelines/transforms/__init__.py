@@ -1,0 +1,1 @@
+"""The pipeline's composite transforms, one per module."""

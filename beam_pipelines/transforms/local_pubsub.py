@@ -1,0 +1,139 @@
+"""A local Pub/Sub read that acks only after the warehouse commit.
+
+Beam's stock DirectRunner read acks on pull (a crash loses what was pulled but not written) and pulls 10
+messages per bundle. This read is a splittable DoFn: each call claims one position, pulls what is waiting
+(up to a cap), emits it with its ack id, and defers the rest of its infinite restriction. Everything after
+it (parse, rows, sink) is fused into the same bundle, and the sinks ack at their commit, so a crash at any
+point leaves un-acked messages that Pub/Sub redelivers and the idempotent upsert absorbs.
+
+With ``max_idle_seconds`` the read claims the end of its restriction after that long without a message, so
+the pipeline drains and ``run()`` returns (FnApiRunner has no cancel()).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import apache_beam as beam
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.utils.timestamp import Timestamp
+
+from beam_pipelines.messages import ReceivedMessage
+
+LOGGER = logging.getLogger(__name__)
+
+#: The emulator returns at most 100 messages per pull whatever max_messages says; we loop up to this cap.
+MAX_MESSAGES_PER_BUNDLE = 5000
+PULL_SIZE = 1000
+#: Pause between empty pulls, so an idle pipeline does not spin a core.
+IDLE_PAUSE_SECONDS = 0.02
+_END = sys.maxsize
+
+#: Last time each subscription returned a message, shared by the DoFn instances of this process.
+_last_message_at: dict[str, float] = {}
+
+
+class _EndlessRestrictionProvider(RestrictionProvider):
+    def initial_restriction(self, element) -> OffsetRange:
+        return OffsetRange(0, _END)
+
+    def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
+        return OffsetRestrictionTracker(restriction)
+
+    def restriction_size(self, element, restriction: OffsetRange) -> int:
+        return 1
+
+    def truncate(self, element, restriction: OffsetRange) -> None:
+        return None  # on drain, stop pulling
+
+
+_RESTRICTION = beam.DoFn.RestrictionParam(_EndlessRestrictionProvider())
+_WATERMARK = beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())
+
+
+class PullMessagesFn(beam.DoFn):
+    """Pulls from a subscription without acking; emits ReceivedMessage with its ack id."""
+
+    def __init__(self, subscription: str, max_idle_seconds: float | None = None) -> None:
+        self.subscription = subscription
+        self.max_idle_seconds = max_idle_seconds
+        self.pulled = Metrics.counter("ReadOrderEvents", "messages_pulled")
+
+    def setup(self) -> None:
+        from google.cloud import pubsub_v1
+
+        self.client = pubsub_v1.SubscriberClient()
+        _last_message_at.setdefault(self.subscription, time.monotonic())
+
+    def teardown(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+
+    def _pull(self) -> list:
+        response = self.client.pull(
+            request={
+                "subscription": self.subscription,
+                "max_messages": PULL_SIZE,
+                "return_immediately": True,
+            },
+            timeout=60,
+        )
+        return list(response.received_messages)
+
+    @beam.DoFn.unbounded_per_element()
+    def process(
+        self,
+        element,
+        tracker=_RESTRICTION,
+        watermark=_WATERMARK,
+    ):
+        restriction = tracker.current_restriction()
+        if not tracker.try_claim(restriction.start):
+            return
+        count = 0
+        while count < MAX_MESSAGES_PER_BUNDLE:
+            received = self._pull()
+            if not received:
+                break
+            for item in received:
+                yield ReceivedMessage(
+                    data=item.message.data,
+                    attributes=dict(item.message.attributes),
+                    message_id=item.message.message_id,
+                    ack_id=item.ack_id,
+                )
+            count += len(received)
+        now = time.monotonic()
+        if count:
+            self.pulled.inc(count)
+            _last_message_at[self.subscription] = now
+        elif self.max_idle_seconds is not None and now - _last_message_at[self.subscription] >= self.max_idle_seconds:
+            LOGGER.info("no message for %.0fs on %s: draining", self.max_idle_seconds, self.subscription)
+            tracker.try_claim(restriction.stop)  # claims the end: the read is done
+            return
+        else:
+            time.sleep(IDLE_PAUSE_SECONDS)
+        watermark.set_watermark(Timestamp.now())
+        tracker.defer_remainder()
+
+
+class ReadFromSubscriptionLocally(beam.PTransform):
+    """PBegin -> PCollection[ReceivedMessage] (un-acked; sinks ack after commit)."""
+
+    def __init__(self, subscription: str, max_idle_seconds: float | None = None) -> None:
+        super().__init__()
+        self.subscription = subscription
+        self.max_idle_seconds = max_idle_seconds
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "Start" >> beam.Impulse()
+            | "Pull" >> beam.ParDo(PullMessagesFn(self.subscription, self.max_idle_seconds))
+        )

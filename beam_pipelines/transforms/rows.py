@@ -1,0 +1,85 @@
+"""ToRows: an order snapshot -> its orders, order_items and order_payments rows with lineage columns."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import apache_beam as beam
+
+from beam_pipelines.messages import OrderSnapshot, SnapshotRows
+from schemas.timestamps import parse_timestamp
+
+_ORDER_TIMESTAMPS = (
+    "order_purchase_timestamp",
+    "order_approved_at",
+    "order_delivered_carrier_date",
+    "order_delivered_customer_date",
+    "order_estimated_delivery_date",
+)
+
+
+def _money(amount: float | int) -> Decimal:
+    # The contract allows at most 2 decimals; repr is the shortest text that round-trips, so this is exact.
+    return Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
+
+
+def _optional_timestamp(text: str | None) -> datetime | None:
+    return None if text is None else parse_timestamp(text)
+
+
+def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) -> SnapshotRows:
+    """The rows one snapshot stands for. Pure: tests call it directly."""
+    event = snapshot.event
+    order_id = event["order"]["order_id"]
+    lineage = {
+        "_sequence": event["sequence"],
+        "_event_id": event["event_id"],
+        "_event_time": parse_timestamp(event["event_time"]),
+        "_ingested_at": ingested_at or datetime.now(timezone.utc),
+    }
+    order = dict(event["order"])
+    for name in _ORDER_TIMESTAMPS:
+        order[name] = _optional_timestamp(order[name])
+    customer = event["customer"]
+    order_row = {
+        **order,
+        "customer_unique_id": customer["customer_unique_id"],
+        "customer_zip_code_prefix": customer["customer_zip_code_prefix"],
+        "customer_city": customer["customer_city"],
+        "customer_state": customer["customer_state"],
+        "_event_type": event["event_type"],
+        **lineage,
+    }
+    items = tuple(
+        {
+            "order_id": order_id,
+            "order_item_id": item["order_item_id"],
+            "product_id": item["product_id"],
+            "seller_id": item["seller_id"],
+            "shipping_limit_date": parse_timestamp(item["shipping_limit_date"]),
+            "price": _money(item["price"]),
+            "freight_value": _money(item["freight_value"]),
+            **lineage,
+        }
+        for item in event["items"]
+    )
+    payments = tuple(
+        {
+            "order_id": order_id,
+            "payment_sequential": payment["payment_sequential"],
+            "payment_type": payment["payment_type"],
+            "payment_installments": payment["payment_installments"],
+            "payment_value": _money(payment["payment_value"]),
+            **lineage,
+        }
+        for payment in event["payments"]
+    )
+    return SnapshotRows(order_id, event["sequence"], order_row, items, payments, snapshot.message)
+
+
+class ToRows(beam.PTransform):
+    """PCollection[OrderSnapshot] -> PCollection[SnapshotRows]."""
+
+    def expand(self, snapshots):
+        return snapshots | "SnapshotRows" >> beam.Map(snapshot_rows)

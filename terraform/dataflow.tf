@@ -1,0 +1,87 @@
+locals {
+  flex_template_image     = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_registry_repository_id}/${var.flex_template_image_name}"
+  flex_template_gcs_path  = coalesce(var.flex_template_gcs_path, "gs://${local.bucket_name}/templates/${var.flex_template_image_name}.json")
+  worker_ip_configuration = var.use_public_ips ? "WORKER_IP_PUBLIC" : "WORKER_IP_PRIVATE"
+
+  # The pipeline's own flags, shared by the flex template job and the direct launch command.
+  pipeline_parameters = {
+    input_subscription = google_pubsub_subscription.pipeline.id
+    sink               = "bigquery"
+    bq_project         = var.project_id
+    bq_dataset         = google_bigquery_dataset.orders.dataset_id
+    bq_location        = google_bigquery_dataset.orders.location
+    dead_letter_topic  = google_pubsub_topic.dead_letter.id
+  }
+
+  # `terraform output -raw dataflow_launch_command` prints this, ready to paste at the repo root.
+  launch_command = join(" \\\n  ", concat(
+    [
+      "python streaming_job.py",
+      "--runner DataflowRunner",
+      "--project ${var.project_id}",
+      "--region ${var.region}",
+      "--job_name ${var.job_name}",
+      "--temp_location ${local.temp_location}",
+      "--staging_location ${local.staging_location}",
+      "--service_account_email ${google_service_account.dataflow_worker.email}",
+      "--setup_file ./setup.py",
+      "--streaming",
+      "--enable_streaming_engine",
+      "--max_num_workers ${var.max_workers}",
+    ],
+    var.machine_type == null ? [] : ["--machine_type ${var.machine_type}"],
+    var.network == null ? [] : ["--network ${var.network}"],
+    var.subnetwork == null ? [] : ["--subnetwork ${var.subnetwork}"],
+    var.use_public_ips ? [] : ["--no_use_public_ips"],
+    local.cmek_enabled ? ["--dataflow_kms_key ${var.kms_key_name}"] : [],
+    [for flag, value in local.pipeline_parameters : "--${flag} ${value}"],
+  ))
+}
+
+resource "google_artifact_registry_repository" "flex_templates" {
+  project       = var.project_id
+  location      = var.region
+  repository_id = var.artifact_registry_repository_id
+  format        = "DOCKER"
+  description   = "Flex template launcher images of the orders streaming pipeline."
+  kms_key_name  = var.kms_key_name
+  labels        = local.labels
+
+  depends_on = [google_project_service.enabled, google_kms_crypto_key_iam_member.service_agents]
+}
+
+# Optional: run the job from the flex template (build it first, see terraform/README.md). A streaming
+# job is replaced, not updated, when its arguments change; on destroy it is drained (var.on_delete).
+resource "google_dataflow_flex_template_job" "orders" {
+  provider = google-beta
+  count    = var.deploy_dataflow_job ? 1 : 0
+
+  project                 = var.project_id
+  region                  = var.region
+  name                    = var.job_name
+  container_spec_gcs_path = local.flex_template_gcs_path
+  parameters              = local.pipeline_parameters
+
+  service_account_email   = google_service_account.dataflow_worker.email
+  temp_location           = local.temp_location
+  staging_location        = local.staging_location
+  enable_streaming_engine = true
+  max_workers             = var.max_workers
+  machine_type            = var.machine_type
+  network                 = var.network
+  subnetwork              = var.subnetwork
+  ip_configuration        = local.worker_ip_configuration
+  kms_key_name            = var.kms_key_name
+  on_delete               = var.on_delete
+  labels                  = local.labels
+
+  depends_on = [
+    google_project_iam_member.dataflow_worker,
+    google_pubsub_subscription_iam_member.worker_subscription,
+    google_pubsub_topic_iam_member.worker_dead_letter_publisher,
+    google_bigquery_dataset_iam_member.worker_data_editor,
+    google_storage_bucket_iam_member.worker_bucket,
+    google_artifact_registry_repository_iam_member.worker_image_reader,
+    google_bigquery_table.tables,
+  ]
+}

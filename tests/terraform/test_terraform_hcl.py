@@ -1,0 +1,429 @@
+"""Offline checks of terraform/: every .tf file parsed with python-hcl2 (no terraform binary needed).
+
+They pin what a plan could not show without a Google Cloud project: tables built from schemas/ (never an
+inline schema), the dead-letter policy and the Pub/Sub service agent's grants, a least-privilege worker
+service account, every variable typed and described, the names shared with the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+from hcl2 import SerializationOptions
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO_ROOT / "terraform"
+SCHEMAS_DIR = REPO_ROOT / "schemas"
+
+#: The names the pipeline uses by default too (DESIGN.md): one source of names.
+PIPELINE_NAME_DEFAULTS = {
+    "topic_name": "orders",
+    "subscription_name": "orders-pipeline",
+    "dead_letter_topic_name": "orders-dead-letter",
+    "dead_letter_subscription_name": "orders-dead-letter-sub",
+    "dataset_id": "orders_rt",
+}
+
+#: Every role the Dataflow worker service account may hold, by the resource type that grants it.
+WORKER_ROLES = {
+    "google_project_iam_member": {"roles/dataflow.worker", "roles/bigquery.jobUser"},
+    "google_pubsub_subscription_iam_member": {"roles/pubsub.subscriber", "roles/pubsub.viewer"},
+    "google_pubsub_topic_iam_member": {"roles/pubsub.publisher"},
+    "google_bigquery_dataset_iam_member": {"roles/bigquery.dataEditor"},
+    "google_storage_bucket_iam_member": {"roles/storage.objectAdmin", "roles/storage.legacyBucketReader"},
+    "google_artifact_registry_repository_iam_member": {"roles/artifactregistry.reader"},
+}
+
+PRIMITIVE_ROLE = re.compile(r"roles/(owner|editor|viewer)(?![\w.])")
+PARSE_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+
+
+@cache
+def parsed_files() -> dict[str, dict[str, Any]]:
+    """Every terraform/*.tf file, parsed: {file name: python-hcl2's dict}."""
+    files = sorted(TERRAFORM_DIR.glob("*.tf"))
+    assert files, f"no .tf files in {TERRAFORM_DIR}"
+    parsed = {}
+    for path in files:
+        with path.open() as handle:
+            parsed[path.name] = hcl2.load(handle, serialization_options=PARSE_OPTIONS)
+    return parsed
+
+
+def blocks(kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(file name, block) for every top-level block of one kind (resource, variable, output, locals …)."""
+    for file_name, document in parsed_files().items():
+        for block in document.get(kind, []):
+            yield file_name, block
+
+
+def resources(resource_type: str) -> dict[str, dict[str, Any]]:
+    """{resource name: body} of every resource of one type, across all files."""
+    found: dict[str, dict[str, Any]] = {}
+    for _, block in blocks("resource"):
+        for name, body in block.get(resource_type, {}).items():
+            assert name not in found, f"{resource_type}.{name} declared twice"
+            found[name] = body
+    return found
+
+
+def variables() -> dict[str, dict[str, Any]]:
+    return {name: body for _, block in blocks("variable") for name, body in block.items()}
+
+
+def outputs() -> dict[str, dict[str, Any]]:
+    return {name: body for _, block in blocks("output") for name, body in block.items()}
+
+
+def locals_() -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for _, block in blocks("locals"):
+        for name, value in block.items():
+            assert name not in merged, f"local.{name} defined twice"
+            merged[name] = value
+    return merged
+
+
+def expression(value: Any) -> str:
+    """The expression inside "${…}", or the literal as text."""
+    text = str(value)
+    return text[2:-1] if text.startswith("${") and text.endswith("}") else text
+
+
+def first(block_list: Any) -> dict[str, Any]:
+    """A nested block (python-hcl2 gives a list of bodies); exactly one expected."""
+    assert isinstance(block_list, list) and len(block_list) == 1, f"expected one block, got {block_list!r}"
+    return block_list[0]
+
+
+def dynamic_block(body: dict[str, Any], name: str) -> dict[str, Any]:
+    matches = [dyn[name] for dyn in body.get("dynamic", []) if name in dyn]
+    assert len(matches) == 1, f"expected one dynamic {name!r} block, found {len(matches)}"
+    return matches[0]
+
+
+def roles_granted(body: dict[str, Any]) -> set[str]:
+    """The roles one IAM resource grants: its literal role, or the literals of a toset([...]) for_each."""
+    role = expression(body["role"])
+    if role != "each.value":
+        return {role}
+    return set(re.findall(r'"(roles/[^"]+)"', expression(body["for_each"])))
+
+
+def all_strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from all_strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from all_strings(item)
+    else:
+        yield str(node)
+
+
+def render(template: str, each_key: str) -> str:
+    """Evaluate the interpolations a file path uses (path.module, local.*, each.key) for one for_each key."""
+    local_values = locals_()
+
+    def substitute(match: re.Match[str]) -> str:
+        reference = match.group(1)
+        if reference == "path.module":
+            return str(TERRAFORM_DIR)
+        if reference == "each.key":
+            return each_key
+        if reference.startswith("local."):
+            return render(str(local_values[reference.removeprefix("local.")]).strip('"'), each_key)
+        raise AssertionError(f"cannot evaluate ${{{reference}}} offline")
+
+    return re.sub(r"\$\{([\w.]+)\}", substitute, template)
+
+
+def table_layouts() -> dict[str, dict[str, Any]]:
+    return json.loads((SCHEMAS_DIR / "tables.json").read_text())["tables"]
+
+
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_every_tf_file_parses_and_the_module_layout_is_complete() -> None:
+    expected = {"versions.tf", "variables.tf", "outputs.tf", "pubsub.tf", "bigquery.tf", "iam.tf"}
+    expected |= {"storage.tf", "dataflow.tf"}
+    assert expected <= set(parsed_files()), f"missing: {sorted(expected - set(parsed_files()))}"
+
+
+def test_versions_pin_terraform_and_a_bounded_google_provider_range() -> None:
+    (terraform,) = [block for _, block in blocks("terraform")]
+    assert terraform["required_version"].startswith(">=")
+    providers = first(terraform["required_providers"])
+    for name in ("google", "google-beta"):
+        assert providers[name]["source"] == f"hashicorp/{name}"
+        version = providers[name]["version"]
+        assert ">=" in version and "<" in version.replace(">=", ""), f"{name}: no upper bound in {version!r}"
+
+
+def test_every_variable_has_a_type_and_a_description() -> None:
+    undocumented = [
+        name
+        for name, body in variables().items()
+        if not body.get("type") or not str(body.get("description", "")).strip()
+    ]
+    assert not undocumented, f"variables without type or description: {undocumented}"
+
+
+def test_every_output_has_a_description() -> None:
+    undocumented = [name for name, body in outputs().items() if not str(body.get("description", "")).strip()]
+    assert not undocumented, f"outputs without description: {undocumented}"
+
+
+def test_resource_names_default_to_the_pipeline_defaults() -> None:
+    declared = variables()
+    actual = {name: declared[name].get("default") for name in PIPELINE_NAME_DEFAULTS}
+    assert actual == PIPELINE_NAME_DEFAULTS
+    assert resources("google_pubsub_topic")["orders"]["name"] == "${var.topic_name}"
+    assert resources("google_pubsub_topic")["dead_letter"]["name"] == "${var.dead_letter_topic_name}"
+    assert resources("google_pubsub_subscription")["pipeline"]["name"] == "${var.subscription_name}"
+    assert (
+        resources("google_pubsub_subscription")["dead_letter"]["name"]
+        == "${var.dead_letter_subscription_name}"
+    )
+    assert resources("google_bigquery_dataset")["orders"]["dataset_id"] == "${var.dataset_id}"
+
+
+def test_tables_json_and_schema_files_name_the_same_tables() -> None:
+    schema_files = {path.stem for path in (SCHEMAS_DIR / "bigquery").glob("*.json")}
+    assert set(table_layouts()) == schema_files
+    assert "order_events_dead_letter" in schema_files
+
+
+def test_one_table_resource_for_each_entry_of_tables_json() -> None:
+    tables = resources("google_bigquery_table")
+    assert list(tables) == ["tables"], f"expected one for_each table resource, found {sorted(tables)}"
+    body = tables["tables"]
+    assert expression(body["for_each"]) == "local.table_layouts"
+    assert expression(body["table_id"]) == "each.key"
+    assert expression(body["dataset_id"]) == "google_bigquery_dataset.orders.dataset_id"
+    layouts = expression(locals_()["table_layouts"])
+    assert re.fullmatch(r'jsondecode\(file\("\$\{local\.schemas_dir\}/tables\.json"\)\)\.tables', layouts)
+    assert render("${local.schemas_dir}", "") == f"{TERRAFORM_DIR}/../schemas"
+
+
+def test_each_table_schema_is_its_file_under_schemas_bigquery() -> None:
+    schema = expression(resources("google_bigquery_table")["tables"]["schema"])
+    match = re.fullmatch(r'file\("([^"]+)"\)', schema)
+    assert match, f"table schema must be file(...) of a schema file, got {schema!r}"
+    for table in table_layouts():
+        path = Path(render(match.group(1), table)).resolve()
+        assert path == (SCHEMAS_DIR / "bigquery" / f"{table}.json").resolve(), (
+            f"{table}: schema read from {path}"
+        )
+        assert isinstance(json.loads(path.read_text()), list)
+
+
+def test_no_resource_declares_an_inline_schema() -> None:
+    for _, block in blocks("resource"):
+        for resource_type, instances in block.items():
+            for name, body in instances.items():
+                if "schema" not in body:
+                    continue
+                match = re.fullmatch(r'file\("([^"]+)"\)', expression(body["schema"]))
+                assert match, f"{resource_type}.{name} has an inline schema"
+                schema_dir = Path(render(match.group(1), "any_table")).resolve().parent
+                assert schema_dir == (SCHEMAS_DIR / "bigquery").resolve(), (
+                    f"{resource_type}.{name}: {schema_dir}"
+                )
+
+
+def test_tables_take_partitioning_clustering_and_keys_from_tables_json() -> None:
+    body = resources("google_bigquery_table")["tables"]
+    partitioning = dynamic_block(body, "time_partitioning")
+    assert "each.value.partition_field" in expression(partitioning["for_each"])
+    content = first(partitioning["content"])
+    assert content["type"] == "DAY"
+    assert expression(content["field"]) == "time_partitioning.value"
+
+    assert "each.value.clustering" in expression(body["clustering"])
+
+    constraints = dynamic_block(body, "table_constraints")
+    assert "each.value.primary_key" in expression(constraints["for_each"])
+    primary_key = first(first(constraints["content"])["primary_key"])
+    assert expression(primary_key["columns"]) == "table_constraints.value"
+
+    assert expression(body["deletion_protection"]) == "var.deletion_protection"
+    assert variables()["deletion_protection"]["type"] == "bool"
+
+    # What those expressions will find in tables.json.
+    layouts = table_layouts()
+    assert layouts["orders"]["partition_field"] == "order_purchase_timestamp"
+    assert layouts["order_events_dead_letter"]["partition_field"] == "timestamp"
+    for table, layout in layouts.items():
+        columns = {
+            field["name"] for field in json.loads((SCHEMAS_DIR / "bigquery" / f"{table}.json").read_text())
+        }
+        used = set(layout["primary_key"]) | set(layout["clustering"]) | {layout["partition_field"]} - {None}
+        assert used <= columns, (
+            f"{table}: tables.json names columns its schema lacks: {sorted(used - columns)}"
+        )
+
+
+def test_pipeline_subscription_has_a_dead_letter_policy_retry_and_ordering() -> None:
+    subscription = resources("google_pubsub_subscription")["pipeline"]
+    assert expression(subscription["topic"]) == "google_pubsub_topic.orders.id"
+    policy = first(subscription["dead_letter_policy"])
+    assert expression(policy["dead_letter_topic"]) == "google_pubsub_topic.dead_letter.id"
+    assert expression(policy["max_delivery_attempts"]) == "var.max_delivery_attempts"
+    assert 5 <= variables()["max_delivery_attempts"]["default"] <= 100
+
+    retry = first(subscription["retry_policy"])
+    assert {"minimum_backoff", "maximum_backoff"} <= set(retry)
+    assert "ack_deadline_seconds" in subscription
+    assert expression(subscription["enable_message_ordering"]) == "var.enable_message_ordering"
+    assert first(subscription["expiration_policy"])["ttl"] == "", (
+        "the pipeline subscription must never expire"
+    )
+    assert "message_retention_duration" in resources("google_pubsub_topic")["orders"]
+
+    dead_letter_subscription = resources("google_pubsub_subscription")["dead_letter"]
+    assert expression(dead_letter_subscription["topic"]) == "google_pubsub_topic.dead_letter.id"
+
+
+def test_pubsub_service_agent_can_forward_dead_letters() -> None:
+    agent = locals_()["pubsub_service_agent"]
+    assert agent == "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+    assert expression(locals_()["project_number"]) == "data.google_project.this.number"
+
+    publishers = [
+        body
+        for body in resources("google_pubsub_topic_iam_member").values()
+        if expression(body["topic"]) == "google_pubsub_topic.dead_letter.name"
+        and expression(body["member"]) == "local.pubsub_service_agent"
+    ]
+    assert [roles_granted(body) for body in publishers] == [{"roles/pubsub.publisher"}]
+
+    subscribers = [
+        body
+        for body in resources("google_pubsub_subscription_iam_member").values()
+        if expression(body["subscription"]) == "google_pubsub_subscription.pipeline.name"
+        and expression(body["member"]) == "local.pubsub_service_agent"
+    ]
+    assert [roles_granted(body) for body in subscribers] == [{"roles/pubsub.subscriber"}]
+
+
+def test_no_primitive_role_anywhere() -> None:
+    for file_name, document in parsed_files().items():
+        hits = [text for text in all_strings(document) if PRIMITIVE_ROLE.search(text)]
+        assert not hits, f"{file_name} grants a primitive role: {hits}"
+        raw = (TERRAFORM_DIR / file_name).read_text()
+        assert not PRIMITIVE_ROLE.search(raw), f"{file_name} mentions a primitive role"
+
+
+def test_worker_service_account_holds_exactly_its_least_privilege_roles() -> None:
+    worker = "google_service_account.dataflow_worker"
+    assert locals_()["worker_member"] == f"serviceAccount:${{{worker}.email}}"
+    granted: dict[str, set[str]] = {}
+    for resource_type in {t for _, block in blocks("resource") for t in block if t.endswith("_iam_member")}:
+        for body in resources(resource_type).values():
+            if expression(body["member"]) in {"local.worker_member", f"serviceAccount:${{{worker}.email}}"}:
+                granted.setdefault(resource_type, set()).update(roles_granted(body))
+    assert granted == WORKER_ROLES
+
+    # Resource-level grants are on this deployment's own resources.
+    dead_letter = resources("google_pubsub_topic_iam_member")["worker_dead_letter_publisher"]
+    assert expression(dead_letter["topic"]) == "google_pubsub_topic.dead_letter.name"
+    subscription = resources("google_pubsub_subscription_iam_member")["worker_subscription"]
+    assert expression(subscription["subscription"]) == "google_pubsub_subscription.pipeline.name"
+    dataset = resources("google_bigquery_dataset_iam_member")["worker_data_editor"]
+    assert expression(dataset["dataset_id"]) == "google_bigquery_dataset.orders.dataset_id"
+    bucket = resources("google_storage_bucket_iam_member")["worker_bucket"]
+    assert expression(bucket["bucket"]) == "google_storage_bucket.dataflow.name"
+
+    assert not resources("google_service_account_key"), "no service account keys: Dataflow needs none"
+    for binding_type in ("google_project_iam_binding", "google_project_iam_policy"):
+        assert not resources(binding_type), f"{binding_type} is authoritative: it would strip others' roles"
+
+
+def test_dataflow_bucket_is_private_versioned_and_expires_temp_files() -> None:
+    bucket = resources("google_storage_bucket")["dataflow"]
+    assert bucket["uniform_bucket_level_access"] is True
+    assert bucket["public_access_prevention"] == "enforced"
+    assert first(bucket["versioning"])["enabled"] is True
+    temp_rules = [
+        rule
+        for rule in bucket["lifecycle_rule"]
+        if first(rule["condition"]).get("matches_prefix") == ["tmp/"]
+        and first(rule["action"])["type"] == "Delete"
+    ]
+    assert len(temp_rules) == 1
+    assert expression(first(temp_rules[0]["condition"])["age"]) == "var.temp_retention_days"
+
+
+def test_optional_cmek_reaches_every_resource_that_stores_data() -> None:
+    assert variables()["kms_key_name"]["default"] is None
+    direct = [
+        resources("google_pubsub_topic")["orders"],
+        resources("google_pubsub_topic")["dead_letter"],
+        resources("google_artifact_registry_repository")["flex_templates"],
+        resources("google_dataflow_flex_template_job")["orders"],
+    ]
+    for body in direct:
+        assert expression(body["kms_key_name"]) == "var.kms_key_name"
+    wrapped = [
+        (resources("google_bigquery_dataset")["orders"], "default_encryption_configuration"),
+        (resources("google_bigquery_dataset")["analytics"], "default_encryption_configuration"),
+        (resources("google_bigquery_table")["tables"], "encryption_configuration"),
+        (resources("google_storage_bucket")["dataflow"], "encryption"),
+    ]
+    for body, block_name in wrapped:
+        assert "var.kms_key_name" in expression(dynamic_block(body, block_name)["for_each"])
+    grant = resources("google_kms_crypto_key_iam_member")["service_agents"]
+    assert expression(grant["role"]) == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    assert expression(grant["crypto_key_id"]) == "var.kms_key_name"
+
+
+def test_flex_template_job_is_optional_and_uses_the_worker_account() -> None:
+    job = resources("google_dataflow_flex_template_job")["orders"]
+    assert expression(job["count"]) == "var.deploy_dataflow_job ? 1 : 0"
+    assert variables()["deploy_dataflow_job"]["default"] is False
+    assert expression(job["provider"]) == "google-beta"
+    assert expression(job["service_account_email"]) == "google_service_account.dataflow_worker.email"
+    assert expression(job["parameters"]) == "local.pipeline_parameters"
+
+
+def test_outputs_expose_every_name_the_pipeline_needs() -> None:
+    declared = outputs()
+    needed = {"input_subscription", "dead_letter_topic", "dataset_id", "table_ids", "bucket"}
+    needed |= {"service_account_email", "temp_location", "staging_location", "dataflow_launch_command"}
+    assert needed <= set(declared), f"missing outputs: {sorted(needed - set(declared))}"
+    assert expression(declared["input_subscription"]["value"]) == "google_pubsub_subscription.pipeline.id"
+    assert expression(declared["dead_letter_topic"]["value"]) == "google_pubsub_topic.dead_letter.id"
+    assert expression(declared["dataflow_launch_command"]["value"]) == "local.launch_command"
+
+
+def test_launch_command_passes_beam_and_pipeline_flags() -> None:
+    command = expression(locals_()["launch_command"])
+    for flag in (
+        "python streaming_job.py",
+        "--runner DataflowRunner",
+        "--project ${var.project_id}",
+        "--region ${var.region}",
+        "--temp_location ${local.temp_location}",
+        "--staging_location ${local.staging_location}",
+        "--service_account_email ${google_service_account.dataflow_worker.email}",
+        "--setup_file ./setup.py",
+        "--streaming",
+    ):
+        assert flag in command, f"launch command lacks {flag!r}"
+    assert 'for flag, value in local.pipeline_parameters : "--${flag} ${value}"' in command
+
+
+def test_analytics_dataset_default_matches_the_dbt_profile() -> None:
+    profile = (REPO_ROOT / "dbt" / "profiles.yml").read_text()
+    match = re.search(r"env_var\('DBT_BIGQUERY_DATASET', '([^']+)'\)", profile)
+    assert match, "dbt/profiles.yml no longer reads DBT_BIGQUERY_DATASET with a default"
+    assert variables()["analytics_dataset_id"]["default"] == match.group(1)
