@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import uuid
+import warnings
 
 import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
@@ -26,6 +28,7 @@ from apache_beam.utils.timestamp import Timestamp
 from beam_pipelines.messages import ReceivedMessage
 
 LOGGER = logging.getLogger(__name__)
+warnings.filterwarnings("ignore", message="The return_immediately flag is deprecated", category=DeprecationWarning)
 
 #: The emulator returns at most 100 messages per pull whatever max_messages says; we loop up to this cap.
 MAX_MESSAGES_PER_BUNDLE = 5000
@@ -34,7 +37,7 @@ PULL_SIZE = 1000
 IDLE_PAUSE_SECONDS = 0.02
 _END = sys.maxsize
 
-#: Last time each subscription returned a message, shared by the DoFn instances of this process.
+#: Last time each read (by its run token) got a message, shared by the DoFn instances of this process.
 _last_message_at: dict[str, float] = {}
 
 
@@ -62,13 +65,15 @@ class PullMessagesFn(beam.DoFn):
     def __init__(self, subscription: str, max_idle_seconds: float | None = None) -> None:
         self.subscription = subscription
         self.max_idle_seconds = max_idle_seconds
+        self.run_token = uuid.uuid4().hex  # one idle clock per pipeline, even when a process runs several
         self.pulled = Metrics.counter("ReadOrderEvents", "messages_pulled")
+        self.polls = Metrics.counter("ReadOrderEvents", "polls")
 
     def setup(self) -> None:
         from google.cloud import pubsub_v1
 
         self.client = pubsub_v1.SubscriberClient()
-        _last_message_at.setdefault(self.subscription, time.monotonic())
+        _last_message_at.setdefault(self.run_token, time.monotonic())
 
     def teardown(self) -> None:
         client = getattr(self, "client", None)
@@ -76,6 +81,8 @@ class PullMessagesFn(beam.DoFn):
             client.close()
 
     def _pull(self) -> list:
+        # return_immediately is deprecated for production Pub/Sub, where Dataflow's native read is used
+        # instead; the emulator honours it, and it keeps an idle local pipeline from blocking ~29 s per pull.
         response = self.client.pull(
             request={
                 "subscription": self.subscription,
@@ -96,6 +103,7 @@ class PullMessagesFn(beam.DoFn):
         restriction = tracker.current_restriction()
         if not tracker.try_claim(restriction.start):
             return
+        self.polls.inc()
         count = 0
         while count < MAX_MESSAGES_PER_BUNDLE:
             received = self._pull()
@@ -112,8 +120,8 @@ class PullMessagesFn(beam.DoFn):
         now = time.monotonic()
         if count:
             self.pulled.inc(count)
-            _last_message_at[self.subscription] = now
-        elif self.max_idle_seconds is not None and now - _last_message_at[self.subscription] >= self.max_idle_seconds:
+            _last_message_at[self.run_token] = now
+        elif self.max_idle_seconds is not None and now - _last_message_at[self.run_token] >= self.max_idle_seconds:
             LOGGER.info("no message for %.0fs on %s: draining", self.max_idle_seconds, self.subscription)
             tracker.try_claim(restriction.stop)  # claims the end: the read is done
             return

@@ -1,0 +1,127 @@
+"""End to end on real parts: publisher CLI -> Pub/Sub emulator -> streaming_job.py -> DuckDB file, compared
+with an oracle folded in the test; then a replay of the whole topic, and a batch backfill of the same events."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from google.cloud import pubsub_v1
+from oracle import dead_letter_rows, expected_tables, fold_latest, full_tables, warehouse_tables
+
+from publishers.faults import FAULTS
+from publishers.stream import MessageStream, StreamSettings
+
+pytestmark = pytest.mark.e2e
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = StreamSettings(
+    seed=21,
+    orders=420,
+    start_time=datetime(2026, 5, 1, tzinfo=timezone.utc),
+    duplicate_ratio=0.1,
+    reorder_ratio=0.2,
+    invalid_ratio=0.05,
+)
+PUBLISH_FLAGS = [
+    "--orders", str(SETTINGS.orders), "--seed", str(SETTINGS.seed), "--start-time", "2026-05-01T00:00:00Z",
+    "--duplicate-ratio", "0.1", "--reorder-ratio", "0.2", "--invalid-ratio", "0.05",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def expected_messages():
+    """The messages the publisher CLI sends for PUBLISH_FLAGS (same seed), with its record of what it broke."""
+    return list(MessageStream(SETTINGS))
+
+
+def _run(args: list[str], env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _stream(pubsub, names, warehouse: Path) -> subprocess.CompletedProcess:
+    return _run(
+        ["streaming_job.py", "--input_subscription", names["subscription"], "--sink", "duckdb",
+         "--duckdb_path", str(warehouse), "--dead_letter_topic", names["dead_letter_topic"],
+         "--max_idle_seconds", "3"],
+        env=pubsub.environment(),
+    )  # fmt: skip
+
+
+def _pull_all(subscription: str, max_pulls: int = 200) -> list:
+    subscriber = pubsub_v1.SubscriberClient()
+    received = []
+    try:
+        for _ in range(max_pulls):
+            response = subscriber.pull(
+                request={"subscription": subscription, "max_messages": 1000, "return_immediately": True}, timeout=30
+            )
+            if not response.received_messages:
+                break
+            subscriber.acknowledge(
+                request={"subscription": subscription, "ack_ids": [m.ack_id for m in response.received_messages]}
+            )
+            received += [m.message for m in response.received_messages]
+    finally:
+        subscriber.close()
+    return received
+
+
+def test_stream_replay_and_backfill_all_equal_the_oracle(pubsub, pubsub_names, expected_messages, tmp_path):
+    valid = [m.data for m in expected_messages if m.fault is None]
+    invalid = [m for m in expected_messages if m.fault is not None]
+    assert len(valid) >= 2000 and len(invalid) > 50
+    oracle = expected_tables(fold_latest(valid))
+    assert any(m.reordered for m in expected_messages) and any(m.duplicate for m in expected_messages)
+
+    # 1. Stream: publish through the CLI, run the pipeline until idle.
+    env = pubsub.environment()
+    _run(["-m", "publishers", "--topic", pubsub_names["topic"], "--rate", "0", *PUBLISH_FLAGS], env=env)
+    streamed = tmp_path / "streamed.duckdb"
+    result = _stream(pubsub, pubsub_names, streamed)
+    summary = result.stderr.strip().splitlines()[-1]
+    assert summary.startswith(f"{len(expected_messages)} messages: {len(valid)} valid, {len(invalid)} dead-lettered")
+
+    assert warehouse_tables(streamed) == oracle
+    dead = dead_letter_rows(streamed)
+    assert Counter(row[0] for row in dead) == Counter(m.data for m in invalid)
+    by_payload = {m.data: m.fault for m in invalid}
+    for payload, stage, kind, message, path in dead:
+        _, expected_stage, expected_kind, expected_path = FAULTS[by_payload[payload]]
+        assert (stage, kind) == (expected_stage, expected_kind), message
+        assert path.startswith(expected_path) and message
+    assert _pull_all(pubsub_names["subscription"]) == []  # everything was acked after its commit
+
+    dead_letter_topic = _pull_all(pubsub_names["dead_letter_subscription"])
+    assert Counter(m.data for m in dead_letter_topic) == Counter(m.data for m in invalid)
+    assert all(m.attributes["error_kind"] and m.attributes["error_stage"] for m in dead_letter_topic)
+
+    # 2. Replay the whole topic into the same warehouse: nothing changes but the dead-letter log.
+    first = full_tables(streamed)
+    _run(["-m", "publishers", "--topic", pubsub_names["topic"], "--rate", "0", *PUBLISH_FLAGS], env=env)
+    replay = _stream(pubsub, pubsub_names, streamed)
+    assert "0 snapshots applied" in replay.stderr
+    assert full_tables(streamed) == first
+    assert len(dead_letter_rows(streamed)) == 2 * len(invalid)
+
+    # 3. Backfill the same events from a JSONL file in batch mode, into a new warehouse.
+    events = tmp_path / "events.jsonl"
+    _run(["-m", "publishers", "--output", str(events), *PUBLISH_FLAGS])
+    assert events.read_bytes() == b"".join(m.data + b"\n" for m in expected_messages)
+    backfilled = tmp_path / "backfilled.duckdb"
+    _run(["streaming_job.py", "--input_files", str(events), "--duckdb_path", str(backfilled)])
+    assert full_tables(backfilled) == first
+    assert Counter(row[0] for row in dead_letter_rows(backfilled)) == Counter(m.data for m in invalid)
+
+
+def test_jsonl_lines_are_what_the_publisher_sent(expected_messages):
+    assert all(b"\n" not in m.data for m in expected_messages)
+    assert {json.loads(m.data)["schema_version"] for m in expected_messages if m.fault is None} == {1}
