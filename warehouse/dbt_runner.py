@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,9 +44,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
 DEFAULT_DUCKDB_PATH = REPO_ROOT / "data" / "warehouse.duckdb"
 TARGETS = ("local", "bigquery")
+#: The schema dbt builds into on the local target (dbt/profiles.yml).
+DBT_SCHEMA = "analytics"
 
-#: Environment variables read by dbt/profiles.yml and dbt/models/staging/_sources.yml.
+#: Environment variables: the raw warehouse (shared with the pipeline), the analytics file, the raw schema
+#: (read by dbt/models/staging/_sources.yml) and the file dbt works on (read by dbt/profiles.yml).
 DUCKDB_PATH_ENV = "ORDERS_DUCKDB_PATH"
+DBT_DUCKDB_PATH_ENV = "DBT_DUCKDB_PATH"
 ANALYTICS_PATH_ENV = "ORDERS_ANALYTICS_DUCKDB_PATH"
 RAW_SCHEMA_ENV = "ORDERS_RT_SCHEMA"
 
@@ -53,6 +58,10 @@ RAW_SCHEMA_ENV = "ORDERS_RT_SCHEMA"
 SNAPSHOT_COMMANDS = frozenset({"build", "run", "seed", "snapshot", "source", "freshness"})
 #: Of those, the ones whose result becomes the new analytics file when dbt succeeds.
 PUBLISH_COMMANDS = frozenset({"build", "run", "seed", "snapshot"})
+
+
+# dbt's console script, run with this interpreter (a bare `dbt` on PATH may belong to another environment).
+_DBT_ENTRY = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,8 @@ class DbtInvocation:
     cwd: Path = DBT_PROJECT_DIR
 
     def run(self) -> int:
-        command = [sys.executable, "-m", "dbt.cli.main", *self.args]
-        LOGGER.info("running %s", " ".join(command[2:]))
+        command = [sys.executable, "-c", _DBT_ENTRY, *self.args]
+        LOGGER.info("running dbt %s", " ".join(self.args))
         return subprocess.run(command, env=dict(self.env), cwd=self.cwd, check=False).returncode
 
 
@@ -110,9 +119,7 @@ def snapshot_warehouse(
             ).fetchall()
             for (table_name,) in tables:
                 source = f"{quote(raw_schema)}.{quote(table_name)}"
-                raw.execute(
-                    f"CREATE TABLE IF NOT EXISTS build_snapshot.{source} AS SELECT * FROM {source} LIMIT 0"
-                )
+                raw.execute(f"CREATE TABLE IF NOT EXISTS build_snapshot.{source} AS SELECT * FROM {source} LIMIT 0")
                 raw.execute(f"INSERT INTO build_snapshot.{source} BY NAME SELECT * FROM {source}")
                 (row_counts[table_name],) = raw.execute(f"SELECT count(*) FROM {source}").fetchone()
         finally:
@@ -139,12 +146,26 @@ def publish(build_path: Path, analytics_path: Path) -> None:
 
 @contextlib.contextmanager
 def private_build_file(analytics_path: Path) -> Iterator[Path]:
-    """A file beside the analytics file, unique to this process, removed unless published."""
-    build_path = analytics_path.with_name(f".{analytics_path.name}.{os.getpid()}.building")
+    """A path in a directory private to this process, beside the analytics file, removed unless published.
+
+    The build file has the analytics file's exact name: DuckDB names a file's catalog after it, and the
+    views dbt creates refer to their tables through that catalog name, so a renamed file would break them.
+    """
+    build_dir = analytics_path.parent / f".dbt-build-{os.getpid()}"
+    shutil.rmtree(build_dir, ignore_errors=True)
+    build_dir.mkdir(parents=True)
     try:
-        yield build_path
+        yield build_dir / analytics_path.name
     finally:
-        _remove_database(build_path)
+        shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def check_analytics_path(analytics_path: Path) -> None:
+    if analytics_path.stem == DBT_SCHEMA:
+        raise ValueError(
+            f"analytics file {analytics_path} would name its DuckDB catalog {DBT_SCHEMA!r}, like dbt's "
+            f"schema (dbt/profiles.yml), which makes names ambiguous: choose another file name"
+        )
 
 
 def dbt_environment(target: str, dbt_file: Path | None, raw_schema: str) -> dict[str, str]:
@@ -152,7 +173,7 @@ def dbt_environment(target: str, dbt_file: Path | None, raw_schema: str) -> dict
     env["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
     env[RAW_SCHEMA_ENV] = raw_schema
     if dbt_file is not None:
-        env[DUCKDB_PATH_ENV] = str(dbt_file.resolve())
+        env[DBT_DUCKDB_PATH_ENV] = str(dbt_file.resolve())
     return env
 
 
@@ -172,6 +193,7 @@ def run(
         return DbtInvocation(args, dbt_environment(target, None, raw_schema)).run()
     duckdb_path = duckdb_path.resolve()
     analytics_path = (analytics_path or default_analytics_path(duckdb_path)).resolve()
+    check_analytics_path(analytics_path)
     if command not in SNAPSHOT_COMMANDS:
         return DbtInvocation(args, dbt_environment(target, analytics_path, raw_schema)).run()
     with private_build_file(analytics_path) as build_path:
@@ -201,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--target",
         choices=TARGETS,
         default=os.environ.get("DBT_TARGET", "local"),
-        help="local: dbt-duckdb on the DuckDB files; bigquery: production via DBT_BIGQUERY_* (default: local)",
+        help="local: dbt-duckdb on DuckDB files; bigquery: production via DBT_BIGQUERY_* (default: local)",
     )
     parser.add_argument(
         "--duckdb-path",

@@ -169,9 +169,7 @@ def _check_unique(table: pa.Table, table_name: str, path: Path) -> None:
     duplicated = counts.filter(pc.greater(counts["count_all"], 1))
     if duplicated.num_rows:
         example = duplicated.slice(0, 3).select(list(key)).to_pylist()
-        raise ReferenceDataError(
-            f"{path}: {duplicated.num_rows} duplicated {'/'.join(key)} value(s), e.g. {example}"
-        )
+        raise ReferenceDataError(f"{path}: {duplicated.num_rows} duplicated {'/'.join(key)} value(s), e.g. {example}")
 
 
 def read_olist_dir(olist_dir: str | Path) -> ReferenceData:
@@ -211,9 +209,7 @@ def load_into_duckdb(
                 column_list = ", ".join(quote(name) for name in arrow_table.column_names)
                 connection.register("reference_batch", arrow_table)
                 connection.execute(f"DELETE FROM {target}")
-                connection.execute(
-                    f"INSERT INTO {target} ({column_list}) SELECT {column_list} FROM reference_batch"
-                )
+                connection.execute(f"INSERT INTO {target} ({column_list}) SELECT {column_list} FROM reference_batch")
                 connection.unregister("reference_batch")
             connection.execute("COMMIT")
         except BaseException:
@@ -232,9 +228,7 @@ def bigquery_schema(table_name: str) -> list[Any]:
     from google.cloud import bigquery
 
     table = table_schema(table_name)
-    return [
-        bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description) for c in table.columns
-    ]
+    return [bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description) for c in table.columns]
 
 
 def load_into_bigquery(
@@ -244,7 +238,7 @@ def load_into_bigquery(
     location: str | None = None,
     client: Any | None = None,
 ) -> LoadReport:
-    """Replace each reference table with a BigQuery load job (Parquet, WRITE_TRUNCATE, schema from schemas/)."""
+    """Replace each reference table by a BigQuery load job (Parquet, WRITE_TRUNCATE, schema from schemas/)."""
     from google.cloud import bigquery
 
     client = client or bigquery.Client(project=project, location=location)
@@ -283,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--olist-dir",
         required=True,
         type=Path,
-        help="directory with the three Olist CSVs: the real Kaggle files or the publisher's synthetic catalog",
+        help="directory with the three Olist CSVs: the real Kaggle files or the publisher's catalog",
     )
     parser.add_argument(
         "--sink", choices=("duckdb", "bigquery"), default="duckdb", help="warehouse to load (default: duckdb)"
@@ -295,12 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="DuckDB file for --sink duckdb (default: $ORDERS_DUCKDB_PATH or data/warehouse.duckdb)",
     )
     parser.add_argument(
-        "--schema", default=DEFAULT_SCHEMA, help=f"DuckDB schema of the raw tables (default: {DEFAULT_SCHEMA})"
+        "--schema",
+        default=DEFAULT_SCHEMA,
+        help=f"DuckDB schema of the raw tables (default: {DEFAULT_SCHEMA})",
     )
     parser.add_argument("--bq-project", help="BigQuery project for --sink bigquery")
-    parser.add_argument(
-        "--bq-dataset", default=DEFAULT_SCHEMA, help=f"BigQuery dataset (default: {DEFAULT_SCHEMA})"
-    )
+    parser.add_argument("--bq-dataset", default=DEFAULT_SCHEMA, help=f"BigQuery dataset (default: {DEFAULT_SCHEMA})")
     parser.add_argument("--bq-location", default=None, help="BigQuery location of the dataset, e.g. US")
     return parser
 

@@ -31,9 +31,7 @@ def terraform_pipeline_parameters() -> dict[str, str]:
     options = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
     with (REPO_ROOT / "terraform" / "dataflow.tf").open() as handle:
         document = hcl2.load(handle, serialization_options=options)
-    (parameters,) = [
-        block["pipeline_parameters"] for block in document["locals"] if "pipeline_parameters" in block
-    ]
+    (parameters,) = [block["pipeline_parameters"] for block in document["locals"] if "pipeline_parameters" in block]
     return parameters
 
 

@@ -189,10 +189,7 @@ def test_resource_names_default_to_the_pipeline_defaults() -> None:
     assert resources("google_pubsub_topic")["orders"]["name"] == "${var.topic_name}"
     assert resources("google_pubsub_topic")["dead_letter"]["name"] == "${var.dead_letter_topic_name}"
     assert resources("google_pubsub_subscription")["pipeline"]["name"] == "${var.subscription_name}"
-    assert (
-        resources("google_pubsub_subscription")["dead_letter"]["name"]
-        == "${var.dead_letter_subscription_name}"
-    )
+    assert resources("google_pubsub_subscription")["dead_letter"]["name"] == "${var.dead_letter_subscription_name}"
     assert resources("google_bigquery_dataset")["orders"]["dataset_id"] == "${var.dataset_id}"
 
 
@@ -220,9 +217,7 @@ def test_each_table_schema_is_its_file_under_schemas_bigquery() -> None:
     assert match, f"table schema must be file(...) of a schema file, got {schema!r}"
     for table in table_layouts():
         path = Path(render(match.group(1), table)).resolve()
-        assert path == (SCHEMAS_DIR / "bigquery" / f"{table}.json").resolve(), (
-            f"{table}: schema read from {path}"
-        )
+        assert path == (SCHEMAS_DIR / "bigquery" / f"{table}.json").resolve(), f"{table}: schema read from {path}"
         assert isinstance(json.loads(path.read_text()), list)
 
 
@@ -235,9 +230,7 @@ def test_no_resource_declares_an_inline_schema() -> None:
                 match = re.fullmatch(r'file\("([^"]+)"\)', expression(body["schema"]))
                 assert match, f"{resource_type}.{name} has an inline schema"
                 schema_dir = Path(render(match.group(1), "any_table")).resolve().parent
-                assert schema_dir == (SCHEMAS_DIR / "bigquery").resolve(), (
-                    f"{resource_type}.{name}: {schema_dir}"
-                )
+                assert schema_dir == (SCHEMAS_DIR / "bigquery").resolve(), f"{resource_type}.{name}: {schema_dir}"
 
 
 def test_tables_take_partitioning_clustering_and_keys_from_tables_json() -> None:
@@ -263,13 +256,9 @@ def test_tables_take_partitioning_clustering_and_keys_from_tables_json() -> None
     assert layouts["orders"]["partition_field"] == "order_purchase_timestamp"
     assert layouts["order_events_dead_letter"]["partition_field"] == "timestamp"
     for table, layout in layouts.items():
-        columns = {
-            field["name"] for field in json.loads((SCHEMAS_DIR / "bigquery" / f"{table}.json").read_text())
-        }
+        columns = {field["name"] for field in json.loads((SCHEMAS_DIR / "bigquery" / f"{table}.json").read_text())}
         used = set(layout["primary_key"]) | set(layout["clustering"]) | {layout["partition_field"]} - {None}
-        assert used <= columns, (
-            f"{table}: tables.json names columns its schema lacks: {sorted(used - columns)}"
-        )
+        assert used <= columns, f"{table}: tables.json names columns its schema lacks: {sorted(used - columns)}"
 
 
 def test_pipeline_subscription_has_a_dead_letter_policy_retry_and_ordering() -> None:
@@ -284,9 +273,7 @@ def test_pipeline_subscription_has_a_dead_letter_policy_retry_and_ordering() -> 
     assert {"minimum_backoff", "maximum_backoff"} <= set(retry)
     assert "ack_deadline_seconds" in subscription
     assert expression(subscription["enable_message_ordering"]) == "var.enable_message_ordering"
-    assert first(subscription["expiration_policy"])["ttl"] == "", (
-        "the pipeline subscription must never expire"
-    )
+    assert first(subscription["expiration_policy"])["ttl"] == "", "the pipeline subscription must never expire"
     assert "message_retention_duration" in resources("google_pubsub_topic")["orders"]
 
     dead_letter_subscription = resources("google_pubsub_subscription")["dead_letter"]
@@ -356,8 +343,7 @@ def test_dataflow_bucket_is_private_versioned_and_expires_temp_files() -> None:
     temp_rules = [
         rule
         for rule in bucket["lifecycle_rule"]
-        if first(rule["condition"]).get("matches_prefix") == ["tmp/"]
-        and first(rule["action"])["type"] == "Delete"
+        if first(rule["condition"]).get("matches_prefix") == ["tmp/"] and first(rule["action"])["type"] == "Delete"
     ]
     assert len(temp_rules) == 1
     assert expression(first(temp_rules[0]["condition"])["age"]) == "var.temp_retention_days"

@@ -1,0 +1,38 @@
+-- Purchases of the last 24 hours by hour (UTC). The filter is on the partition column.
+with
+
+orders as (
+
+    select * from {{ ref('stg_orders_rt__orders') }}
+    where purchased_at >= {{ timestamp_ago(24, 'hour') }}
+
+),
+
+order_items as (
+
+    select * from {{ ref('int_order_items_summed_to_orders') }}
+
+),
+
+final as (
+
+    select
+        {{ dbt.date_trunc('hour', 'orders.purchased_at') }} as hour_start,
+        count(*) as order_count,
+        sum(case when orders.order_status not in ('canceled', 'unavailable') then 1 else 0 end) as sale_count,
+        sum(
+            case
+                when orders.order_status not in ('canceled', 'unavailable')
+                then coalesce(order_items.items_value, 0) + coalesce(order_items.freight_value, 0)
+                else 0
+            end
+        ) as revenue,
+        sum(coalesce(order_items.item_count, 0)) as item_count
+
+    from orders
+    left join order_items on orders.order_id = order_items.order_id
+    group by {{ dbt.date_trunc('hour', 'orders.purchased_at') }}
+
+)
+
+select * from final

@@ -1,0 +1,35 @@
+with
+
+source as (
+
+    select * from {{ source('orders_rt', 'orders') }}
+
+),
+
+renamed as (
+
+    select
+        order_id,
+        customer_id,
+        customer_unique_id,
+        customer_zip_code_prefix,
+        customer_city,
+        customer_state,
+        order_status,
+        -- a plain rename keeps BigQuery's partition pruning on order_purchase_timestamp through this view
+        order_purchase_timestamp as purchased_at,
+        order_approved_at as approved_at,
+        order_delivered_carrier_date as delivered_to_carrier_at,
+        order_delivered_customer_date as delivered_to_customer_at,
+        order_estimated_delivery_date as estimated_delivery_at,
+        _event_type as last_event_type,
+        _sequence as snapshot_sequence,
+        _event_id as last_event_id,
+        _event_time as last_event_at,
+        _ingested_at as ingested_at
+
+    from source
+
+)
+
+select * from renamed
