@@ -153,7 +153,8 @@ def run(orders: int, upsert_orders: int, repeats: int) -> str:
         "| Path | events/s | vs plain-loop limit |",
         "|---|---:|---:|",
         f"| Plain-loop limit: `json.loads` + compiled fastjsonschema | {limit:,.0f} | 1.00 |",
-        f"| Project code in a plain loop: parse + schema + business rules + ToRows | {loop:,.0f} | {loop / limit:.2f} |",
+        f"| Project code in a plain loop: parse + schema + business rules + ToRows | {loop:,.0f} "
+        f"| {loop / limit:.2f} |",
         f"| Beam FnApiRunner batch: ReadFromText → ParseAndValidate → ToRows | {local:,.0f} | {local / limit:.2f} |",
         "",
         f"DuckDB upsert of the final snapshots of {len(latest):,} orders "
@@ -163,10 +164,10 @@ def run(orders: int, upsert_orders: int, repeats: int) -> str:
         "| Write | rows/s | vs executemany |",
         "|---|---:|---:|",
         *(
-            f"| Arrow batch MERGE, {size:,} snapshots per flush | {rate:,.0f} | {rate / many:,.0f}× |"
+            f"| Arrow batch MERGE, {size:,} snapshots per flush | {rate:,.0f} | {rate / many:,.0f}x |"
             for size, (rate, _) in by_batch.items()
         ),
-        f"| `executemany` INSERT … ON CONFLICT, orders only, {len(sample):,} rows | {many:,.0f} | 1× |",
+        f"| `executemany` INSERT … ON CONFLICT, orders only, {len(sample):,} rows | {many:,.0f} | 1x |",
         "",
         f"Median of the three batch sizes: {statistics.median(r for r, _ in by_batch.values()):,.0f} rows/s.",
         MARK_END,
