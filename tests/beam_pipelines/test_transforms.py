@@ -124,3 +124,40 @@ def test_a_batch_the_warehouse_refuses_is_dead_lettered_with_the_error(tmp_path)
             ),
             equal_to([(b, "sink", "ValueError", True, True) for b in bodies]),
         )
+
+
+def test_every_kind_of_bad_message_reaches_the_dead_letter_with_stage_kind_and_path():
+    import random
+
+    from publishers.faults import FAULTS, corrupt
+
+    rng = random.Random(5)
+    valid = json.loads(snapshot("o1", 2, "approved"))
+    bodies = {kind: corrupt(kind, valid, rng) for kind in FAULTS}
+    with TestPipeline(options=_streaming()) as p:
+        messages = (
+            p
+            | TestStream()
+            .add_elements([ReceivedMessage(b) for b in [*bodies.values(), snapshot("o1", 2, "approved")]])
+            .advance_watermark_to_infinity()
+        )
+        outputs = messages | ParseAndValidate()
+        assert_that(outputs[VALID] | beam.Map(lambda s: s.order_id), equal_to(["o1"]), label="valid")
+        assert_that(
+            outputs[DEAD_LETTER]
+            | beam.Map(
+                lambda d: (
+                    d.row["payload_bytes"],
+                    d.row["error_stage"],
+                    d.row["error_kind"],
+                    d.row["error_path"].startswith(FAULTS[_kind_of(bodies, d.row["payload_bytes"])][3]),
+                    bool(d.row["error_message"]),
+                )
+            ),
+            equal_to([(body, FAULTS[kind][1], FAULTS[kind][2], True, True) for kind, body in bodies.items()]),
+            label="dead_letter",
+        )
+
+
+def _kind_of(bodies: dict[str, bytes], payload: bytes) -> str:
+    return next(kind for kind, body in bodies.items() if body == payload)
