@@ -53,24 +53,25 @@ def _unknown_field(event: Event, rng: random.Random) -> None:
     event["order"]["order_channel"] = "app"
 
 
-def _negative_payment(event: Event, rng: random.Random) -> None:
+def _ensure_payment(event: Event) -> None:
+    """Orders without payments (unavailable ones) get one, so a payment fault has something to break."""
     event["payments"] = event["payments"] or [
         {"payment_sequential": 1, "payment_type": "boleto", "payment_installments": 1, "payment_value": 1.0}
     ]
+
+
+def _negative_payment(event: Event, rng: random.Random) -> None:
+    _ensure_payment(event)
     event["payments"][0]["payment_value"] = -abs(event["payments"][0]["payment_value"]) - 1
 
 
 def _three_decimals(event: Event, rng: random.Random) -> None:
-    event["payments"] = event["payments"] or [
-        {"payment_sequential": 1, "payment_type": "boleto", "payment_installments": 1, "payment_value": 1.0}
-    ]
+    _ensure_payment(event)
     event["payments"][0]["payment_value"] = 10.125
 
 
 def _payment_gap(event: Event, rng: random.Random) -> None:
-    event["payments"] = event["payments"] or [
-        {"payment_sequential": 1, "payment_type": "boleto", "payment_installments": 1, "payment_value": 1.0}
-    ]
+    _ensure_payment(event)
     event["payments"][-1]["payment_sequential"] = len(event["payments"]) + 1
 
 
