@@ -26,18 +26,17 @@ STAGE_PARSE = "parse"
 STAGE_SCHEMA = "schema"
 STAGE_BUSINESS_RULE = "business_rule"
 
-# Timestamps each status requires (non-null) and forbids (must be null). canceled/unavailable can happen at
-# any step, so they constrain nothing.
+# Timestamps each status requires (non-null) and forbids (must still be null). Only what a status cannot do
+# without: real Olist data has delivered orders without an approval time, so later statuses don't demand every
+# earlier step. canceled/unavailable can happen at any step, so they constrain nothing.
+_NOT_YET_SHIPPED = ("order_delivered_carrier_date", "order_delivered_customer_date")
 _STATUS_TIMESTAMPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "created": ((), ("order_approved_at", "order_delivered_carrier_date", "order_delivered_customer_date")),
-    "approved": (("order_approved_at",), ("order_delivered_carrier_date", "order_delivered_customer_date")),
-    "invoiced": (("order_approved_at",), ("order_delivered_carrier_date", "order_delivered_customer_date")),
-    "processing": (("order_approved_at",), ("order_delivered_carrier_date", "order_delivered_customer_date")),
-    "shipped": (("order_approved_at", "order_delivered_carrier_date"), ("order_delivered_customer_date",)),
-    "delivered": (
-        ("order_approved_at", "order_delivered_carrier_date", "order_delivered_customer_date"),
-        (),
-    ),
+    "created": ((), ("order_approved_at", *_NOT_YET_SHIPPED)),
+    "approved": (("order_approved_at",), _NOT_YET_SHIPPED),
+    "invoiced": (("order_approved_at",), _NOT_YET_SHIPPED),
+    "processing": (("order_approved_at",), _NOT_YET_SHIPPED),
+    "shipped": (("order_delivered_carrier_date",), ("order_delivered_customer_date",)),
+    "delivered": (("order_delivered_customer_date",), ()),
 }
 _MONEY_FIELDS = {"items": ("price", "freight_value"), "payments": ("payment_value",)}
 #: Pub/Sub attributes that repeat a body field; when present they must agree with the body.

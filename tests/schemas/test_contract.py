@@ -261,3 +261,19 @@ def test_unknown_names_give_clear_errors():
         schemas.event_schema(9)
     with pytest.raises(KeyError, match="unknown table 'customers'"):
         schemas.table_schema("customers")
+
+
+def test_delivered_without_approval_time_is_valid_as_in_real_olist_data():
+    event = _event(
+        **{
+            "order.order_status": "delivered",
+            "order.order_approved_at": None,
+            "order.order_delivered_customer_date": "2026-11-25T12:00:00Z",
+        }
+    )
+    assert _errors(event) == []
+
+
+def test_identifiers_are_any_text_without_white_space():
+    assert _errors(_event(**{"order.order_id": "order:2026/11/000042"})) == []
+    assert _errors(_event(**{"order.order_id": "order 42"}))[0][2] == "$.order.order_id"
