@@ -106,13 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--start-time",
         type=_timestamp,
         metavar="ISO8601",
-        help="simulated clock start (default: now for --topic, 2026-01-01T00:00:00Z for --output)",
+        help="start of the simulated timeline, or its end with --history-days (default: now for --topic, "
+        "2026-01-01T00:00:00Z for --output); with it, --topic publishes the simulated timeline too",
     )
     parser.add_argument(
         "--history-days",
         type=_non_negative(float),
         default=0.0,
-        help="spread purchase timestamps over this many days before the clock (default 0)",
+        help="spread purchases over this many days before --start-time; changes due later stay pending, so "
+        "some orders are still open (default 0: every lifecycle completes)",
     )
     parser.add_argument(
         "--duplicate-ratio", type=_ratio, default=0.0, help="chance that a message is sent twice (default 0)"

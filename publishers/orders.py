@@ -75,6 +75,7 @@ class Order:
     order_delivered_customer_date: datetime | None = None
     sequence: int = 0
     last_change: datetime = field(init=False)
+    next_change_at: datetime | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.last_change = self.order_purchase_timestamp
@@ -234,24 +235,39 @@ class OrderFactory:
             plan=self._plan(),
         )
         order.sequence = 1
+        self._schedule(order)
         return order
 
-    def advance(self, order: Order) -> str:
-        """Apply the order's next planned change; returns its event_type."""
+    def _schedule(self, order: Order) -> None:
+        """Draw when the order's next planned change happens (None when it has no change left)."""
+        if not order.plan:
+            order.next_change_at = None
+            return
+        rng = self.rng
+        step = order.plan[0]
+        if step == "order_delivered":
+            delay = timedelta(days=rng.lognormvariate(1.9, 0.6))
+        else:
+            hours = {
+                "order_approved": (0.1, 2),
+                "order_invoiced": (1, 24),
+                "order_processing": (1, 12),
+                "order_shipped": (12, 96),
+                "order_canceled": (1, 48),
+                "order_unavailable": (1, 48),
+            }[step]
+            delay = timedelta(hours=rng.uniform(*hours))
+        order.next_change_at = (order.last_change + delay).replace(microsecond=0)
+
+    def advance(self, order: Order, now: datetime | None = None) -> str:
+        """Apply the order's next planned change at its scheduled time, or at ``now`` when that comes first (a
+        live stream compresses lifecycles: a change cannot happen after the event that reports it).
+        Returns its event_type."""
         rng = self.rng
         event_type = order.plan.pop(0)
-        hours = {
-            "order_approved": rng.uniform(0.1, 2),
-            "order_invoiced": rng.uniform(1, 24),
-            "order_processing": rng.uniform(1, 12),
-            "order_shipped": rng.uniform(12, 96),
-            "order_canceled": rng.uniform(1, 48),
-            "order_unavailable": rng.uniform(1, 48),
-        }
-        at = order.last_change + timedelta(hours=hours.get(event_type, 0))
-        if event_type == "order_delivered":
-            at = order.last_change + timedelta(days=rng.lognormvariate(1.9, 0.6))
-        at = at.replace(microsecond=0)
+        at = order.next_change_at
+        if now is not None:
+            at = max(min(at, now.replace(microsecond=0)), order.last_change)
         order.order_status = event_type.removeprefix("order_")
         if event_type == "order_approved":
             order.order_approved_at = at
@@ -266,6 +282,7 @@ class OrderFactory:
             order.items, order.payments = [], []
         order.last_change = at
         order.sequence += 1
+        self._schedule(order)
         return event_type
 
     def new_event_id(self) -> str:

@@ -6,6 +6,8 @@ stream is produced lazily, so it can be of any length (``--duration``).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import random
 from collections import Counter
@@ -19,8 +21,10 @@ from publishers.catalog import Catalog, generate_catalog
 from publishers.faults import FAULT_KINDS, corrupt
 from publishers.orders import Order, OrderFactory
 
-#: Chance that the next event starts a new order rather than advancing one in flight.
+#: Live publishing: chance that the next event starts a new order rather than advancing one in flight.
 NEW_ORDER_SHARE = 0.3
+#: Simulated time between two purchases when no history window spreads them (an Olist-like day has ~100).
+ORDER_INTERVAL_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,6 @@ class StreamSettings:
     seed: int = 0
     orders: int | None = 1000  # None: unbounded (until the caller stops, e.g. --duration)
     start_time: datetime | None = None
-    seconds_per_event: float = 0.01  # simulated clock step between events
     history_days: float = 0.0
     duplicate_ratio: float = 0.0
     reorder_ratio: float = 0.0
@@ -97,34 +100,70 @@ class MessageStream:
         self.start_time = settings.start_time
         self.clock = clock  # a callable giving the real time (live publishing); None: simulated
         self.stats = StreamStats()
-        self._tick = 0
-
-    def _now(self) -> datetime:
-        if self.clock is not None:
-            return self.clock()
-        return self.start_time + timedelta(seconds=self._tick * self.settings.seconds_per_event)
 
     def _events(self) -> Iterator[tuple[Order, dict]]:
-        """Valid snapshots in production order, orders interleaved."""
+        return self._live_events() if self.clock is not None else self._simulated_events()
+
+    def _simulated_events(self) -> Iterator[tuple[Order, dict]]:
+        """A discrete-event simulation: each change goes out when it happens (event_time = its business time),
+        in time order. With ``history_days``, purchases spread over the days before ``start_time`` and changes
+        due after it stay pending (those orders are still open "now"); without, orders arrive from
+        ``start_time`` on and every lifecycle completes."""
+        settings = self.settings
+        history = timedelta(days=settings.history_days)
+        end = self.start_time if history else None
+        gap = history / settings.orders if history and settings.orders else timedelta(seconds=ORDER_INTERVAL_SECONDS)
+        pending: list[tuple[datetime, int, Order]] = []
+        tiebreak = itertools.count()
+        first = self.start_time - history
+
+        def purchase_time(index: int) -> datetime:  # one purchase somewhere in each gap: exactly --orders of them
+            return first + gap * (index + self.rng.random())
+
+        next_purchase = purchase_time(0)
+        while True:
+            can_create = settings.orders is None or self.stats.orders < settings.orders
+            due = pending[0][0] if pending else None
+            if can_create and (due is None or next_purchase <= due):
+                at = next_purchase
+                if end is not None and at > end:
+                    return
+                order = self.factory.create(at)
+                event_type = "order_created"
+                self.stats.orders += 1
+                next_purchase = purchase_time(self.stats.orders)
+            elif due is not None:
+                at, _, order = heapq.heappop(pending)
+                if end is not None and at > end:
+                    return
+                event_type = self.factory.advance(order)
+            else:
+                return
+            if order.next_change_at is not None:
+                heapq.heappush(pending, (order.next_change_at, next(tiebreak), order))
+            self.stats.events += 1
+            yield order, order.snapshot(self.factory.new_event_id(), event_type, at)
+
+    def _live_events(self) -> Iterator[tuple[Order, dict]]:
+        """Live publishing: orders interleave at random as the real clock runs; lifecycles are compressed so
+        that no change is dated after the moment it is published."""
         in_flight: list[Order] = []
         history = timedelta(days=self.settings.history_days)
         while True:
             can_create = self.settings.orders is None or self.stats.orders < self.settings.orders
             if not in_flight and not can_create:
                 return
-            now = self._now()
+            now = self.clock()
             if can_create and (not in_flight or self.rng.random() < NEW_ORDER_SHARE):
-                purchase = now - history * self.rng.random() if history else now
-                order = self.factory.create(purchase)
+                order = self.factory.create(now - history * self.rng.random() if history else now)
                 event_type = "order_created"
                 self.stats.orders += 1
                 in_flight.append(order)
             else:
                 order = self.rng.choice(in_flight)
-                event_type = self.factory.advance(order)
+                event_type = self.factory.advance(order, now)
             if order.finished:
                 in_flight.remove(order)
-            self._tick += 1
             self.stats.events += 1
             yield order, order.snapshot(self.factory.new_event_id(), event_type, now)
 

@@ -137,3 +137,25 @@ def test_no_faults_by_default():
 def test_bad_ratios_are_rejected():
     with pytest.raises(ValueError, match="invalid_ratio must be between 0 and 1"):
         StreamSettings(invalid_ratio=1.5)
+
+
+def test_simulated_timeline_reports_each_change_when_it_happens():
+    """event_time is the business time of the change: in order, and never before the dates it reports."""
+    messages, stats = _messages(seed=12, orders=400, history_days=60)
+    assert stats.orders == 400
+    events = [json.loads(m.data) for m in messages]
+    times = [e["event_time"] for e in events]
+    assert times == sorted(times)
+    assert times[-1] <= START.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # nothing after "now" (the window's end)
+    for event in events:
+        stamped = event["event_time"][:19] + "Z"
+        order = event["order"]
+        for name in (
+            "order_purchase_timestamp",
+            "order_approved_at",
+            "order_delivered_carrier_date",
+            "order_delivered_customer_date",
+        ):
+            assert order[name] is None or order[name] <= stamped, (name, event)
+    final = {e["order"]["order_id"]: e["order"]["order_status"] for e in events}
+    assert {"created", "approved", "invoiced"} & set(final.values())  # some orders are still open "now"

@@ -1,0 +1,252 @@
+"""`dbt build --target local` on the session's warehouse, and the marts checked against the raw tables.
+
+The Python checks recompute what they compare from the raw warehouse file with their own SQL, so a wrong
+model cannot make them agree with itself.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from fixture_data import EDGE_ORDERS, DbtBuild, run_dbt
+from oracle import expected_tables, fold_latest, warehouse_tables
+
+from schemas.validation import validate_payload
+
+EXPECTED_UNIT_TESTS = {
+    "test_same_product_twice_stays_two_lines",
+    "test_payments_are_summed_per_order",
+    "test_fct_orders_delivery_days_and_late_flag",
+    "test_dim_customers_first_last_order_and_cohort_month",
+    "test_dim_products_category_fallbacks",
+    "test_kpi_orders_by_state_aov_and_frequency",
+    "test_retention_cohort_months",
+    "test_dead_letter_schema_version_is_cast_safely",
+}
+RECONCILIATION_TESTS = (
+    "assert_fct_orders_revenue_matches_raw_items",
+    "assert_fct_orders_payments_not_multiplied",
+    "assert_fct_order_items_keep_every_raw_line",
+)
+
+
+def query(path: Path, sql: str) -> list[tuple]:
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        return connection.execute(sql).fetchall()
+    finally:
+        connection.close()
+
+
+def run_results(build: DbtBuild) -> list[dict]:
+    return json.loads((build.target_dir / "run_results.json").read_text())["results"]
+
+
+def test_dbt_build_passes(dbt_build: DbtBuild) -> None:
+    assert dbt_build.exit_code == 0, f"dbt build failed; see {dbt_build.target_dir.parent / 'logs'}"
+    assert dbt_build.analytics_path.is_file()
+
+
+def test_every_node_ran_and_the_unit_tests_are_there(dbt_build: DbtBuild) -> None:
+    results = run_results(dbt_build)
+    failed = [r["unique_id"] for r in results if r["status"] not in ("success", "pass", "warn")]
+    assert not failed
+    unit_tests = {r["unique_id"].rsplit(".", 1)[-1] for r in results if r["unique_id"].startswith("unit_test.")}
+    assert unit_tests >= EXPECTED_UNIT_TESTS
+    ran = {r["unique_id"].rsplit(".", 1)[-1] for r in results}
+    assert set(RECONCILIATION_TESTS) <= ran
+    models = [r for r in results if r["unique_id"].startswith("model.")]
+    assert len(models) >= 30
+
+
+def test_edge_orders_reached_the_raw_tables_as_their_newest_snapshot(
+    warehouse_path: Path, event_files: list[Path]
+) -> None:
+    """The pipeline kept each edge order's highest sequence (and only its lines), whatever the arrival order,
+    so the edge-case assertions below are about the marts, not about what the backfill made of them."""
+    (edge_file,) = (path for path in event_files if path.name == "edge.jsonl")
+    expected = expected_tables(fold_latest(edge_file.read_bytes().splitlines()))
+    assert {row[0] for row in expected["orders"]} == set(EDGE_ORDERS)
+    actual = warehouse_tables(warehouse_path)
+    for table, rows in expected.items():
+        assert {row for row in actual[table] if row[0] in EDGE_ORDERS} == rows, table
+
+
+def test_revenue_in_fct_orders_equals_raw_items_to_the_cent(dbt_build: DbtBuild) -> None:
+    raw = dict(
+        query(
+            dbt_build.raw_path,
+            "SELECT o.order_id, coalesce(sum(i.price + i.freight_value), 0) FROM orders_rt.orders o "
+            "LEFT JOIN orders_rt.order_items i USING (order_id) GROUP BY o.order_id",
+        )
+    )
+    fact = dict(query(dbt_build.analytics_path, "SELECT order_id, order_value FROM analytics.fct_orders"))
+    assert fact.keys() == raw.keys()
+    assert {k: round(Decimal(v), 2) for k, v in fact.items()} == {k: round(Decimal(v), 2) for k, v in raw.items()}
+    assert round(sum(fact.values()), 2) == round(sum(raw.values()), 2)
+
+
+def test_payments_are_not_multiplied_by_items(dbt_build: DbtBuild) -> None:
+    (raw_total,) = query(dbt_build.raw_path, "SELECT sum(payment_value) FROM orders_rt.order_payments")[0]
+    (fact_total,) = query(dbt_build.analytics_path, "SELECT sum(payment_total) FROM analytics.fct_orders")[0]
+    assert round(fact_total, 2) == round(raw_total, 2)
+    row = query(
+        dbt_build.analytics_path,
+        "SELECT item_count, payment_count, payment_total, order_value FROM analytics.fct_orders "
+        "WHERE order_id = 'three_payments'",
+    )
+    assert row == [(2, 3, Decimal("165.80"), Decimal("165.80"))], EDGE_ORDERS["three_payments"]
+
+
+def test_two_lines_of_the_same_product_stay_two_lines(dbt_build: DbtBuild) -> None:
+    lines = query(
+        dbt_build.analytics_path,
+        "SELECT order_item_id, product_id, price FROM analytics.fct_order_items "
+        "WHERE order_id = 'same_product_twice' ORDER BY order_item_id",
+    )
+    assert lines == [(1, "prod0005", Decimal("58.90")), (2, "prod0005", Decimal("58.90"))]
+    (raw_lines,) = query(dbt_build.raw_path, "SELECT count(*) FROM orders_rt.order_items")[0]
+    (fact_lines,) = query(dbt_build.analytics_path, "SELECT count(*) FROM analytics.fct_order_items")[0]
+    assert fact_lines == raw_lines
+
+
+def test_edge_orders_in_fct_orders(dbt_build: DbtBuild) -> None:
+    rows = {
+        order_id: rest
+        for order_id, *rest in query(
+            dbt_build.analytics_path,
+            "SELECT order_id, order_status, item_count, order_value, is_late, delivery_days, is_sale "
+            "FROM analytics.fct_orders "
+            "WHERE order_id IN ('canceled_no_items', 'late_delivery', 'items_shrunk')",
+        )
+    }
+    assert rows["canceled_no_items"] == ["canceled", 0, Decimal("0"), None, None, False]
+    assert rows["late_delivery"][0] == "delivered"
+    assert rows["late_delivery"][3:5] == [True, 13.5]
+    assert rows["items_shrunk"][1:3] == [1, Decimal("33.00")]
+
+
+def test_dimensions_cover_catalog_quirks(dbt_build: DbtBuild) -> None:
+    categories = dict(
+        query(
+            dbt_build.analytics_path,
+            "SELECT product_id, category_name FROM analytics.dim_products "
+            "WHERE product_id IN ('prod0000', 'prod0003', 'prod0001', 'prod9999')",
+        )
+    )
+    assert categories == {
+        "prod0000": "uncategorized",
+        "prod0001": "sports_leisure",
+        "prod0003": "pc_gamer",
+        "prod9999": "unknown",
+    }
+    zips = query(
+        dbt_build.analytics_path,
+        "SELECT DISTINCT length(seller_zip_code_prefix) FROM analytics.dim_sellers WHERE is_in_catalog",
+    )
+    assert zips == [(5,)]
+    (customers,) = query(dbt_build.raw_path, "SELECT count(DISTINCT customer_unique_id) FROM orders_rt.orders")[0]
+    (dim_rows,) = query(dbt_build.analytics_path, "SELECT count(*) FROM analytics.dim_customers")[0]
+    assert dim_rows == customers
+
+
+def test_realtime_views_read_the_last_hours(dbt_build: DbtBuild, event_files: list[Path]) -> None:
+    (recent_orders,) = query(
+        dbt_build.raw_path,
+        "SELECT count(*) FROM orders_rt.orders WHERE order_purchase_timestamp >= now() - INTERVAL 24 HOUR",
+    )[0]
+    (hourly_orders,) = query(
+        dbt_build.analytics_path,
+        "SELECT coalesce(sum(order_count), 0) FROM analytics.rt_sales_last_24h_by_hour",
+    )[0]
+    assert recent_orders > 0
+    assert hourly_orders == recent_orders
+    (open_recent,) = query(
+        dbt_build.analytics_path, "SELECT is_open FROM analytics.rt_live_orders WHERE order_id = 'open_recent'"
+    )
+    assert open_recent == (True,), EDGE_ORDERS["open_recent"]
+    # every message that fails the contract was dead-lettered by the backfill run minutes ago
+    invalid = sum(not validate_payload(line).ok for path in event_files for line in path.read_bytes().splitlines())
+    (raw_dead_letters,) = query(
+        dbt_build.raw_path,
+        "SELECT count(*) FROM orders_rt.order_events_dead_letter WHERE timestamp >= now() - INTERVAL 60 MINUTE",
+    )[0]
+    (dead_letters,) = query(dbt_build.analytics_path, "SELECT sum(dead_letters) FROM analytics.rt_pipeline_health")[0]
+    assert invalid > 0
+    assert dead_letters == raw_dead_letters == invalid
+    statuses = query(dbt_build.analytics_path, "SELECT count(*) FROM analytics.rt_order_status_funnel")
+    assert statuses == [(8,)]
+
+
+@pytest.mark.parametrize(
+    ("test_name", "tampering"),
+    [
+        (
+            "assert_fct_orders_revenue_matches_raw_items",
+            "UPDATE analytics.fct_orders SET order_value = order_value + 0.01 WHERE order_id = 'late_delivery'",
+        ),
+        (
+            "assert_fct_orders_payments_not_multiplied",
+            "UPDATE analytics.fct_orders SET payment_total = payment_total * item_count "
+            "WHERE order_id = 'three_payments'",
+        ),
+        (
+            "assert_fct_order_items_keep_every_raw_line",
+            "DELETE FROM analytics.fct_order_items WHERE order_id = 'same_product_twice' AND order_item_id = 2",
+        ),
+    ],
+)
+def test_reconciliation_tests_catch_a_wrong_mart(
+    dbt_build: DbtBuild, tmp_path: Path, test_name: str, tampering: str
+) -> None:
+    # Same file name as the published one: DuckDB names the catalog after the file.
+    tampered = tmp_path / dbt_build.analytics_path.name
+    shutil.copyfile(dbt_build.analytics_path, tampered)
+    connection = duckdb.connect(str(tampered))
+    connection.execute(tampering)
+    connection.close()
+    exit_code = run_dbt(
+        "test",
+        "--select",
+        test_name,
+        raw_path=dbt_build.raw_path,
+        analytics_path=tampered,
+        artifacts=tmp_path,
+    )
+    assert exit_code == 1
+
+
+def test_docs_generate(dbt_build: DbtBuild, tmp_path: Path) -> None:
+    exit_code = run_dbt(
+        "docs",
+        "generate",
+        raw_path=dbt_build.raw_path,
+        analytics_path=dbt_build.analytics_path,
+        artifacts=tmp_path,
+    )
+    assert exit_code == 0
+    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
+    assert "model.olist_orders.fct_orders" in catalog["nodes"]
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    without_grain = [m["name"] for m in models if "grain" not in m["description"].lower()]
+    assert not without_grain
+
+
+def test_source_freshness_of_streaming_tables(dbt_build: DbtBuild, tmp_path: Path) -> None:
+    exit_code = run_dbt(
+        "source",
+        "freshness",
+        raw_path=dbt_build.raw_path,
+        analytics_path=tmp_path / "freshness_analytics.duckdb",
+        artifacts=tmp_path,
+    )
+    assert exit_code == 0
+    sources = json.loads((tmp_path / "target" / "sources.json").read_text())["results"]
+    checked = {r["unique_id"].rsplit(".", 1)[-1]: r["status"] for r in sources}
+    assert checked == {"orders": "pass", "order_items": "pass", "order_payments": "pass"}

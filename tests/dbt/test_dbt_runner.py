@@ -1,0 +1,176 @@
+"""warehouse.dbt_runner: the snapshot it builds on, and what it publishes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from warehouse import connection as connection_module
+from warehouse import dbt_runner
+
+
+def table_counts(path: Path, schema: str = "orders_rt") -> dict[str, int]:
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
+        ).fetchall()
+        return {name: connection.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()[0] for (name,) in tables}
+    finally:
+        connection.close()
+
+
+def test_snapshot_copies_every_raw_table_and_leaves_the_raw_file_alone(warehouse_path: Path, tmp_path: Path) -> None:
+    before = warehouse_path.read_bytes()
+    snapshot = tmp_path / "snapshot.duckdb"
+    copied = dbt_runner.snapshot_warehouse(warehouse_path, snapshot)
+    assert copied == table_counts(warehouse_path)
+    assert table_counts(snapshot) == copied
+    assert copied["orders"] > 0 and copied["products"] > 0
+    assert warehouse_path.read_bytes() == before
+    # the lock is released: another connection may write the raw file right away
+    duckdb.connect(str(warehouse_path)).close()
+
+
+def test_snapshot_of_a_missing_warehouse_has_the_empty_tables(tmp_path: Path) -> None:
+    snapshot = tmp_path / "snapshot.duckdb"
+    assert dbt_runner.snapshot_warehouse(tmp_path / "absent.duckdb", snapshot) == {}
+    counts = table_counts(snapshot)
+    assert set(counts) >= {"orders", "order_items", "order_payments", "order_events_dead_letter", "products"}
+    assert set(counts.values()) == {0}
+    assert not (tmp_path / "absent.duckdb").exists()
+
+
+def test_a_failed_build_leaves_the_published_file_and_no_build_files(warehouse_path: Path, tmp_path: Path) -> None:
+    analytics = tmp_path / "warehouse_analytics.duckdb"
+    analytics.write_bytes(b"previous build")
+    exit_code = dbt_runner.run("build", ["--no-such-dbt-flag"], duckdb_path=warehouse_path, analytics_path=analytics)
+    assert exit_code != 0
+    assert analytics.read_bytes() == b"previous build"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse_analytics.duckdb"]
+
+
+def test_publish_replaces_the_analytics_file_and_drops_its_stale_wal(tmp_path: Path) -> None:
+    analytics = tmp_path / "warehouse_analytics.duckdb"
+    analytics.write_bytes(b"old")
+    (tmp_path / "warehouse_analytics.duckdb.wal").write_bytes(b"old wal")
+    build = tmp_path / "build" / "warehouse_analytics.duckdb"
+    build.parent.mkdir()
+    build.write_bytes(b"new")
+    dbt_runner.publish(build, analytics)
+    assert analytics.read_bytes() == b"new"
+    assert not build.exists()
+    assert not (tmp_path / "warehouse_analytics.duckdb.wal").exists()
+
+
+def test_analytics_file_named_like_the_dbt_schema_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="ambiguous"):
+        dbt_runner.run("build", duckdb_path=tmp_path / "w.duckdb", analytics_path=tmp_path / "analytics.duckdb")
+
+
+def test_default_paths() -> None:
+    raw = Path("/data/warehouse.duckdb")
+    assert dbt_runner.default_analytics_path(raw) == Path("/data/warehouse_analytics.duckdb")
+
+
+def test_help_names_the_commands_and_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        dbt_runner.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--target", "--duckdb-path", "--analytics-path", "--raw-schema", "build"):
+        assert flag in text
+
+
+def test_extra_arguments_go_to_dbt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[tuple] = []
+    monkeypatch.setattr(dbt_runner.DbtInvocation, "run", lambda self: calls.append((self.args, self.env)) or 0)
+    exit_code = dbt_runner.main(
+        [
+            "docs",
+            "generate",
+            "--analytics-path",
+            str(tmp_path / "a_analytics.duckdb"),
+            "--select",
+            "fct_orders",
+        ]
+    )
+    assert exit_code == 0
+    ((args, env),) = calls
+    assert args == ("docs", "generate", "--select", "fct_orders", "--target", "local")
+    assert env["DBT_PROFILES_DIR"] == str(dbt_runner.DBT_PROJECT_DIR)
+    assert env["DBT_DUCKDB_PATH"] == str((tmp_path / "a_analytics.duckdb").resolve())
+
+
+HOLD_LOCK = """
+import sys, duckdb
+connection = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+sys.stdin.readline()
+connection.close()
+"""
+
+
+def test_snapshot_waits_for_another_process_to_release_the_raw_file(
+    warehouse_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "warehouse.duckdb"
+    raw.write_bytes(warehouse_path.read_bytes())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(raw)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        backoffs: list[float] = []
+        real_sleep = connection_module.time.sleep
+
+        def release_on_first_backoff(seconds: float) -> None:
+            # the snapshot found the file locked and backs off: now let the other process finish
+            backoffs.append(seconds)
+            if len(backoffs) == 1:
+                holder.stdin.write("done\n")
+                holder.stdin.flush()
+                holder.wait(timeout=30)
+            real_sleep(seconds)
+
+        monkeypatch.setattr(connection_module.time, "sleep", release_on_first_backoff)
+        copied = dbt_runner.snapshot_warehouse(raw, tmp_path / "snapshot.duckdb", lock_timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert backoffs, "the raw file was never seen locked"
+    assert copied == table_counts(warehouse_path)
+
+
+WRITE_RAW = """
+import sys, duckdb
+connection = duckdb.connect(sys.argv[1])
+connection.execute("UPDATE orders_rt.orders SET _sequence = _sequence + 1 WHERE order_id = 'late_delivery'")
+connection.close()
+"""
+
+
+def test_the_pipeline_can_write_the_raw_file_while_dbt_builds(
+    warehouse_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "warehouse.duckdb"
+    raw.write_bytes(warehouse_path.read_bytes())
+    seen: list[str] = []
+
+    def dbt_while_the_pipeline_writes(invocation: dbt_runner.DbtInvocation) -> int:
+        seen.append(invocation.env["DBT_DUCKDB_PATH"])
+        # another process (the pipeline) writes the raw file during the build
+        return subprocess.run([sys.executable, "-c", WRITE_RAW, str(raw)], check=False).returncode
+
+    monkeypatch.setattr(dbt_runner.DbtInvocation, "run", dbt_while_the_pipeline_writes)
+    analytics = tmp_path / "warehouse_analytics.duckdb"
+    assert dbt_runner.run("build", duckdb_path=raw, analytics_path=analytics) == 0
+    (built_on,) = seen
+    assert Path(built_on) != raw.resolve()
+    assert Path(built_on).name == analytics.name
+    assert analytics.is_file()
