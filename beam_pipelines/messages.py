@@ -87,6 +87,7 @@ def dead_letter(
         "payload_string": payload_string,
         "payload_bytes": message.data,
         "attributes": json.dumps(message.attributes, sort_keys=True),
+        "message_id": message.message_id,
         "event_id": event_id,
         "schema_version": schema_version,
         "error_stage": stage,

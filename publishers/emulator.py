@@ -126,6 +126,7 @@ def create_resources(
     subscription: str = DEFAULT_SUBSCRIPTION,
     dead_letter_topic: str = DEFAULT_DEAD_LETTER_TOPIC,
     dead_letter_subscription: str = DEFAULT_DEAD_LETTER_SUBSCRIPTION,
+    ack_deadline_seconds: int = 60,
 ) -> None:
     """Topic, ordered pipeline subscription, dead-letter topic and its subscription (idempotent)."""
     from google.api_core.exceptions import AlreadyExists
@@ -144,7 +145,7 @@ def create_resources(
                     request={
                         "name": emulator.subscription(name),
                         "topic": emulator.topic(on_topic),
-                        "ack_deadline_seconds": 60,
+                        "ack_deadline_seconds": ack_deadline_seconds,
                         "enable_message_ordering": True,
                     },
                     timeout=30,

@@ -35,6 +35,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, connect
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, quote
 
@@ -88,14 +90,20 @@ def snapshot_warehouse(
     snapshot_path: Path,
     raw_schema: str = DEFAULT_SCHEMA,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    base: Path | None = None,
 ) -> dict[str, int]:
-    """Copy the raw tables of ``duckdb_path`` into the new file ``snapshot_path``; returns rows per table.
+    """Copy the raw tables of ``duckdb_path`` into ``snapshot_path`` (a new file, or a copy of ``base``);
+    returns rows per table.
 
     The snapshot gets every table of the shared schemas (empty when the raw file lacks it), so a build
     works before the pipeline or the reference loader has run.
     """
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     _remove_database(snapshot_path)
+    if base is not None and base.exists():
+        # Start from the last published build, so that a partial build (--select) still finds every other
+        # model; its raw tables are replaced below.
+        shutil.copyfile(base, snapshot_path)
     if not duckdb_path.exists():
         LOGGER.warning("%s does not exist yet: building on empty raw tables", duckdb_path)
         with connect(snapshot_path, lock_timeout=lock_timeout) as snapshot:
@@ -105,7 +113,12 @@ def snapshot_warehouse(
     row_counts: dict[str, int] = {}
     with connect(duckdb_path, read_only=True, lock_timeout=lock_timeout) as raw:
         (raw_catalog,) = raw.execute("SELECT current_database()").fetchone()
-        raw.execute(f"ATTACH '{_sql_string(snapshot_path)}' AS build_snapshot (READ_WRITE)")
+        try:
+            raw.execute(f"ATTACH '{_sql_string(snapshot_path)}' AS build_snapshot (READ_WRITE)")
+        except duckdb.Error as error:  # the last build is not a readable DuckDB file: start from scratch
+            LOGGER.warning("cannot reuse %s as the build's base (%s): building from scratch", base, error)
+            _remove_database(snapshot_path)
+            raw.execute(f"ATTACH '{_sql_string(snapshot_path)}' AS build_snapshot (READ_WRITE)")
         try:
             # The shared DDL names no catalog: run it with the snapshot as the default database.
             raw.execute("USE build_snapshot")
@@ -120,6 +133,7 @@ def snapshot_warehouse(
             for (table_name,) in tables:
                 source = f"{quote(raw_schema)}.{quote(table_name)}"
                 raw.execute(f"CREATE TABLE IF NOT EXISTS build_snapshot.{source} AS SELECT * FROM {source} LIMIT 0")
+                raw.execute(f"DELETE FROM build_snapshot.{source}")
                 raw.execute(f"INSERT INTO build_snapshot.{source} BY NAME SELECT * FROM {source}")
                 (row_counts[table_name],) = raw.execute(f"SELECT count(*) FROM {source}").fetchone()
         finally:
@@ -197,7 +211,7 @@ def run(
     if command not in SNAPSHOT_COMMANDS:
         return DbtInvocation(args, dbt_environment(target, analytics_path, raw_schema)).run()
     with private_build_file(analytics_path) as build_path:
-        rows = snapshot_warehouse(duckdb_path, build_path, raw_schema, lock_timeout)
+        rows = snapshot_warehouse(duckdb_path, build_path, raw_schema, lock_timeout, base=analytics_path)
         LOGGER.info("snapshot of %s: %s", duckdb_path, rows or "empty")
         exit_code = DbtInvocation(args, dbt_environment(target, build_path, raw_schema)).run()
         if exit_code == 0 and command in PUBLISH_COMMANDS:

@@ -158,8 +158,11 @@ class BigQueryWarehouse:
         table = f"{self.project}.{self.dataset}.{DEAD_LETTER}"
         payload = [_json_row(row) for row in rows]
 
+        # insertId = the Pub/Sub message id: BigQuery drops a redelivered message's second row (best effort).
+        row_ids = [row.get("message_id") for row in rows]
+
         def insert_once():
-            errors = self.client.insert_rows_json(table, payload)
+            errors = self.client.insert_rows_json(table, payload, row_ids=row_ids)
             if errors:
                 raise exceptions.BadRequest(f"dead-letter insert into {table} failed: {errors[:3]}")
 

@@ -60,9 +60,12 @@ class DuckDBWarehouse:
             with connect(self.path, lock_timeout=self.lock_timeout) as connection:
                 connection.register("batch_dead_letter", batch)
                 columns = ", ".join(quote(c) for c in batch.column_names)
+                table = f"{quote(self.schema)}.{quote(DEAD_LETTER)}"
+                # A message redelivered after a crash (same message_id) is recorded once.
                 connection.execute(
-                    f"INSERT INTO {quote(self.schema)}.{quote(DEAD_LETTER)} ({columns}) "
-                    f"SELECT {columns} FROM batch_dead_letter"
+                    f"INSERT INTO {table} ({columns}) SELECT {columns} FROM batch_dead_letter AS b "
+                    f"WHERE b.message_id IS NULL OR NOT EXISTS "
+                    f"(SELECT 1 FROM {table} AS d WHERE d.message_id = b.message_id)"
                 )
         except WarehouseLockedError as error:
             raise RetryLaterError(str(error)) from error

@@ -45,8 +45,8 @@ class FakeClient:
             raise self.errors.pop(0)
         return FakeJob([(1, 0, 0)])
 
-    def insert_rows_json(self, table, rows):
-        self.inserted.append((table, rows))
+    def insert_rows_json(self, table, rows, row_ids=None):
+        self.inserted.append((table, rows, row_ids))
         return []
 
     def create_table(self, table, exists_ok=False):
@@ -160,9 +160,12 @@ def test_dead_letters_go_to_the_dead_letter_table_as_json_rows():
     client = FakeClient()
     from beam_pipelines.messages import dead_letter
 
-    record = dead_letter(ReceivedMessage(b"\xff", {"event_id": "e1"}), "parse", "invalid_encoding", "not UTF-8", "$")
+    record = dead_letter(
+        ReceivedMessage(b"\xff", {"event_id": "e1"}, message_id="m-7"), "parse", "invalid_encoding", "not UTF-8", "$"
+    )
     _warehouse(client).write_dead_letters([record.row])
-    ((table, rows),) = client.inserted
+    ((table, rows, row_ids),) = client.inserted
+    assert row_ids == ["m-7"]
     assert table == "my-proj.orders_rt.order_events_dead_letter"
     assert rows[0]["payload_bytes"] == "/w==" and rows[0]["payload_string"] is None
     assert rows[0]["attributes"] == {"event_id": "e1"} and rows[0]["error_kind"] == "invalid_encoding"

@@ -174,3 +174,18 @@ def test_the_pipeline_can_write_the_raw_file_while_dbt_builds(
     assert Path(built_on) != raw.resolve()
     assert Path(built_on).name == analytics.name
     assert analytics.is_file()
+
+
+def test_a_partial_build_after_a_full_one_finds_every_other_model(dbt_build, tmp_path: Path) -> None:
+    analytics = tmp_path / "warehouse_analytics.duckdb"
+    analytics.write_bytes(dbt_build.analytics_path.read_bytes())
+    exit_code = dbt_runner.run(
+        "build", ["--select", "fct_orders"], duckdb_path=dbt_build.raw_path, analytics_path=analytics
+    )
+    assert exit_code == 0
+    connection = duckdb.connect(str(analytics), read_only=True)
+    try:  # the model it built and one it did not are both there
+        assert connection.execute("SELECT count(*) FROM analytics.fct_orders").fetchone()[0] > 0
+        assert connection.execute("SELECT count(*) FROM analytics.dim_products").fetchone()[0] > 0
+    finally:
+        connection.close()
