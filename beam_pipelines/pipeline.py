@@ -151,16 +151,24 @@ def pipeline_options(argv: list[str]) -> PipelineOptions:
 def summary(result) -> str:
     """One line of counters from a finished local run."""
     try:
-        counters = {r.key.metric.name: r.committed for r in result.metrics().query()["counters"]}
+        results = result.metrics().query()["counters"]
     except Exception:  # some runners return no metrics; the summary is best effort
         return "done"
-    total = lambda name: int(counters.get(name, 0) or 0)  # noqa: E731
+    counters: dict[str, int] = {}
+    for counter in results:  # summed by name: both dead-letter sinks count dead_letters_written
+        counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + (counter.committed or 0)
+
+    def total(name: str) -> int:
+        return int(counters.get(name, 0) or 0)
+
     read = total("valid") + total("invalid")
     return (
         f"{read} messages: {total('valid')} valid, {total('invalid')} dead-lettered at validation; "
         f"{total('snapshots_applied')} snapshots applied, {total('stale_snapshots')} stale, "
         f"{total('duplicate_snapshots')} duplicate, {total('superseded_in_batch')} superseded within a batch; "
         f"{total('dead_letters_written')} dead letters written"
+        + (f"; {total('dead_lettered')} refused by the warehouse" if total("dead_lettered") else "")
+        + (f"; {total('deferred_for_redelivery')} left for redelivery" if total("deferred_for_redelivery") else "")
     )
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from beam_pipelines.messages import SnapshotRows
 from beam_pipelines.sinks.base import RetryLaterError, UpsertOutcome
-from beam_pipelines.sinks.upsert_sql import LINE_TABLES, UpsertSql, staged
+from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
 from schemas import DEAD_LETTER, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, table_schema
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, WarehouseLockedError, connect, ensure_tables
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, arrow_schema, quote
@@ -69,6 +69,3 @@ class DuckDBWarehouse:
                 )
         except WarehouseLockedError as error:
             raise RetryLaterError(str(error)) from error
-
-
-__all__ = ["LINE_TABLES", "DuckDBWarehouse", "arrow_batch"]
