@@ -55,7 +55,8 @@ def summary(warehouse: Path, analytics: Path) -> str:
                 "WHERE table_name LIKE 'fct_%' OR table_name LIKE 'dim_%' OR table_name LIKE 'kpi_%' "
                 "OR table_name LIKE 'rt_%' ORDER BY 1"
             ).fetchall()
-        lines.append(f"dbt models in {analytics}: {len(tables)} ({', '.join(t for (t,) in tables[:6])}, …)")
+        names = ", ".join(t for (t,) in tables[:6])
+        lines.append(f"dims, facts, KPIs and rt_* views in {analytics}: {len(tables)} ({names}, …)")
     return "\n".join(lines)
 
 
