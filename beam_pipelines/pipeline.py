@@ -148,6 +148,51 @@ def pipeline_options(argv: list[str]) -> PipelineOptions:
     return options
 
 
+def preflight(options: PipelineOptions) -> None:
+    """Fail fast, in one line, on inputs that cannot work: no matching file, a subscription that is missing
+    or unreachable (checked for the local read; Dataflow checks its own at launch)."""
+    order_options = options.view_as(OrderPipelineOptions)
+    if order_options.input_files:
+        from apache_beam.io.filesystems import FileSystems
+
+        try:
+            matched = sum(len(match.metadata_list) for match in FileSystems.match([order_options.input_files]))
+        except Exception as error:  # an unreadable pattern or location: say which
+            raise UsageError(f"cannot list --input_files {order_options.input_files!r}: {error}") from error
+        if not matched:
+            raise UsageError(f"no file matches --input_files {order_options.input_files!r}")
+    if order_options.input_subscription and not runs_on_dataflow(options):
+        _check_subscription(order_options.input_subscription)
+
+
+def _check_subscription(subscription: str) -> None:
+    import os
+
+    import google.auth.exceptions
+    from google.api_core import exceptions, retry
+    from google.cloud import pubsub_v1
+
+    where = os.environ.get("PUBSUB_EMULATOR_HOST") or "Google Cloud Pub/Sub (PUBSUB_EMULATOR_HOST is not set)"
+    try:
+        client = pubsub_v1.SubscriberClient()
+    except google.auth.exceptions.DefaultCredentialsError as error:
+        raise UsageError(f"no credentials for {where}: set PUBSUB_EMULATOR_HOST to use the emulator") from error
+    try:
+        client.get_subscription(
+            request={"subscription": subscription},
+            retry=retry.Retry(predicate=retry.if_exception_type(exceptions.ServiceUnavailable), timeout=10),
+            timeout=5,
+        )
+    except exceptions.NotFound as error:
+        raise UsageError(
+            f"subscription {subscription} does not exist at {where} (locally: python -m publishers.emulator start)"
+        ) from error
+    except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
+        raise UsageError(f"cannot reach {where}: {error}") from error
+    finally:
+        client.close()
+
+
 def summary(result) -> str:
     """One line of counters from a finished local run."""
     try:
@@ -176,7 +221,8 @@ def run(argv: list[str] | None = None):
     """Parse ``argv``, build the pipeline and run it; returns the finished (or running) PipelineResult."""
     argv = list(sys.argv[1:] if argv is None else argv)
     options = pipeline_options(argv)
-    if options.view_as(StandardOptions).runner == LOCAL_RUNNER:
+    preflight(options)
+    if not runs_on_dataflow(options):  # FnApiRunner, directly or behind DirectRunner
         patch_fn_runner_monitoring_leak()
         order_options = options.view_as(OrderPipelineOptions)
         if order_options.sink == "duckdb":

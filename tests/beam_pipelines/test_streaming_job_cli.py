@@ -48,6 +48,13 @@ def test_help_lists_the_pipeline_flags_next_to_beams():
         ),
         (("--input_files", "x.jsonl", "--sink", "bigquery"), "--sink bigquery needs --bq_project"),
         (("--input_files", "x.jsonl", "--runner", "DataflowRunner", "--project", "p"), "--sink duckdb is local only"),
+        (
+            (
+                "--input_files",
+                "no/such/dir/*.jsonl",
+            ),
+            "no file matches --input_files 'no/such/dir/*.jsonl'",
+        ),
     ],
 )
 def test_impossible_flags_give_one_line(args, fragment):

@@ -125,3 +125,19 @@ def test_stream_replay_and_backfill_all_equal_the_oracle(pubsub, pubsub_names, e
 def test_jsonl_lines_are_what_the_publisher_sent(expected_messages):
     assert all(b"\n" not in m.data for m in expected_messages)
     assert {json.loads(m.data)["schema_version"] for m in expected_messages if m.fault is None} == {1}
+
+
+def test_a_missing_subscription_is_one_clear_line(pubsub):
+    result = subprocess.run(
+        [sys.executable, "streaming_job.py", "--input_subscription", f"projects/{pubsub.project}/subscriptions/absent",
+         "--max_idle_seconds", "1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env=pubsub.environment(),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"streaming_job.py: error: subscription projects/{pubsub.project}/subscriptions/absent does not exist"
+        )
+    )
