@@ -161,11 +161,15 @@ def preflight(options: PipelineOptions) -> None:
             raise UsageError(f"cannot list --input_files {order_options.input_files!r}: {error}") from error
         if not matched:
             raise UsageError(f"no file matches --input_files {order_options.input_files!r}")
-    if order_options.input_subscription and not runs_on_dataflow(options):
-        _check_subscription(order_options.input_subscription)
+    if not runs_on_dataflow(options):
+        if order_options.input_subscription:
+            _check_pubsub("subscription", order_options.input_subscription)
+        if order_options.dead_letter_topic:
+            _check_pubsub("topic", order_options.dead_letter_topic)
 
 
-def _check_subscription(subscription: str) -> None:
+def _check_pubsub(kind: str, path: str) -> None:
+    """The subscription (or dead-letter topic) exists and answers."""
     import os
 
     import google.auth.exceptions
@@ -174,23 +178,25 @@ def _check_subscription(subscription: str) -> None:
 
     where = os.environ.get("PUBSUB_EMULATOR_HOST") or "Google Cloud Pub/Sub (PUBSUB_EMULATOR_HOST is not set)"
     try:
-        client = pubsub_v1.SubscriberClient()
+        client = pubsub_v1.SubscriberClient() if kind == "subscription" else pubsub_v1.PublisherClient()
     except google.auth.exceptions.DefaultCredentialsError as error:
         raise UsageError(f"no credentials for {where}: set PUBSUB_EMULATOR_HOST to use the emulator") from error
+    lookup = client.get_subscription if kind == "subscription" else client.get_topic
     try:
-        client.get_subscription(
-            request={"subscription": subscription},
+        lookup(
+            request={kind: path},
             retry=retry.Retry(predicate=retry.if_exception_type(exceptions.ServiceUnavailable), timeout=10),
             timeout=5,
         )
     except exceptions.NotFound as error:
         raise UsageError(
-            f"subscription {subscription} does not exist at {where} (locally: python -m publishers.emulator start)"
+            f"{kind} {path} does not exist at {where} (locally: python -m publishers.emulator start)"
         ) from error
     except (exceptions.GoogleAPICallError, exceptions.RetryError) as error:
         raise UsageError(f"cannot reach {where}: {error}") from error
     finally:
-        client.close()
+        if kind == "subscription":
+            client.close()
 
 
 def summary(result) -> str:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql
+from schemas import table_names, table_schema
+from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, duckdb_type, quote
 
 LOGGER = logging.getLogger(__name__)
 
@@ -76,8 +77,34 @@ def connect(
         connection.close()
 
 
-def ensure_tables(path: str | Path, schema: str = DEFAULT_SCHEMA) -> None:
-    """Create the warehouse schema and every table in ``path`` if missing."""
+def ensure_tables(path: str | Path, schema: str = DEFAULT_SCHEMA) -> list[str]:
+    """Create the warehouse schema and every missing table in ``path``, and add the nullable columns that a
+    newer version of schemas/ has and an older file lacks. Returns the columns added ("table.column")."""
+    added = []
     with connect(path) as connection:
         for statement in create_all_sql(schema):
             connection.execute(statement)
+        for name in table_names():
+            present = {
+                row[0]
+                for row in connection.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                    [schema, name],
+                ).fetchall()
+            }
+            for column in table_schema(name).columns:
+                if column.name in present:
+                    continue
+                if column.required:
+                    raise RuntimeError(
+                        f"{path}: {schema}.{name} lacks the required column {column.name} that schemas/ now has; "
+                        "migrate the file or start a new one"
+                    )
+                connection.execute(
+                    f"ALTER TABLE {quote(schema)}.{quote(name)} ADD COLUMN {quote(column.name)} "
+                    f"{duckdb_type(column.type)}"
+                )
+                added.append(f"{name}.{column.name}")
+    if added:
+        LOGGER.warning("%s: added columns from a newer schema: %s", path, ", ".join(added))
+    return added

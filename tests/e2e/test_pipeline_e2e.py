@@ -141,3 +141,13 @@ def test_a_missing_subscription_is_one_clear_line(pubsub):
             f"streaming_job.py: error: subscription projects/{pubsub.project}/subscriptions/absent does not exist"
         )
     )
+
+
+def test_a_missing_dead_letter_topic_is_one_clear_line(pubsub, pubsub_names):
+    result = subprocess.run(
+        [sys.executable, "streaming_job.py", "--input_subscription", pubsub_names["subscription"],
+         "--dead_letter_topic", f"projects/{pubsub.project}/topics/absent", "--max_idle_seconds", "1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env=pubsub.environment(),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"topic projects/{pubsub.project}/topics/absent does not exist" in result.stderr.strip().splitlines()[-1]
