@@ -6,6 +6,7 @@ the error. Records are batched inside the DoFn like the upsert sink, and acked a
 
 from __future__ import annotations
 
+import json
 import logging
 
 import apache_beam as beam
@@ -56,8 +57,6 @@ class DeadLetterTopic:
 
 
 def _original_attributes(attributes_json: str) -> dict[str, str]:
-    import json
-
     return {key: _attribute(value) for key, value in json.loads(attributes_json or "{}").items()}
 
 
