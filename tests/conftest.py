@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pubsub_helpers import create_pubsub_names
 
 from publishers import emulator as pubsub_emulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OLIST_DIR = REPO_ROOT.parent / "shared" / "data" / "olist"
-_names = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -42,18 +41,5 @@ def pubsub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pubsub_emulator
 
 @pytest.fixture
 def pubsub_names(pubsub: pubsub_emulator.Emulator) -> dict[str, str]:
-    """A fresh topic, subscription and dead-letter topic for one test, created on the emulator."""
-    n = next(_names)
-    names = {
-        "topic": f"orders-{n}",
-        "subscription": f"orders-pipeline-{n}",
-        "dead_letter_topic": f"orders-dead-letter-{n}",
-        "dead_letter_subscription": f"orders-dead-letter-sub-{n}",
-    }
-    pubsub_emulator.create_resources(pubsub, **names)
-    return {
-        "topic": pubsub.topic(names["topic"]),
-        "subscription": pubsub.subscription(names["subscription"]),
-        "dead_letter_topic": pubsub.topic(names["dead_letter_topic"]),
-        "dead_letter_subscription": pubsub.subscription(names["dead_letter_subscription"]),
-    }
+    """Fresh Pub/Sub resources for one test (see create_pubsub_names)."""
+    return create_pubsub_names(pubsub)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from schemas import TableSchema, table_names, table_schema
 
 DEFAULT_SCHEMA = "orders_rt"
@@ -50,6 +52,7 @@ def create_all_sql(schema: str = DEFAULT_SCHEMA) -> list[str]:
     ]
 
 
+@cache
 def arrow_schema(table: TableSchema):
     """The Arrow schema for batches of ``table``'s rows (NUMERIC stays exact as decimal128(38, 9))."""
     import pyarrow as pa

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import subprocess
@@ -14,14 +13,13 @@ from pathlib import Path
 
 import pytest
 from oracle import dead_letter_rows, expected_tables, fold_latest, warehouse_tables
+from pubsub_helpers import create_pubsub_names
 
-from publishers import emulator
 from publishers.stream import MessageStream, StreamSettings
 from warehouse.connection import connect
 
 pytestmark = pytest.mark.e2e
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_names = itertools.count()
 FLAGS = ["--orders", "600", "--seed", "31", "--start-time", "2026-06-01T00:00:00Z", "--duplicate-ratio", "0.1",
          "--reorder-ratio", "0.2", "--invalid-ratio", "0.05"]  # fmt: skip
 SETTINGS = StreamSettings(seed=31, orders=600, start_time=datetime(2026, 6, 1, tzinfo=timezone.utc),
@@ -31,11 +29,8 @@ SETTINGS = StreamSettings(seed=31, orders=600, start_time=datetime(2026, 6, 1, t
 @pytest.fixture
 def short_deadline(pubsub):
     """A topic and subscription whose ack deadline is 10 s, so a crashed pipeline's messages return fast."""
-    n = next(_names)
-    names = {"topic": f"crash-{n}", "subscription": f"crash-pipeline-{n}", "dead_letter_topic": f"crash-dl-{n}",
-             "dead_letter_subscription": f"crash-dl-sub-{n}"}  # fmt: skip
-    emulator.create_resources(pubsub, **names, ack_deadline_seconds=10)
-    return pubsub.topic(names["topic"]), pubsub.subscription(names["subscription"])
+    names = create_pubsub_names(pubsub, ack_deadline_seconds=10)
+    return names["topic"], names["subscription"]
 
 
 def _pipeline(pubsub, subscription: str, path: Path, idle: float) -> subprocess.Popen:

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from google.cloud import pubsub_v1
 from oracle import dead_letter_rows, expected_tables, fold_latest, full_tables, warehouse_tables
+from pubsub_helpers import pull_and_ack
 
 from publishers.faults import FAULTS
 from publishers.stream import MessageStream, StreamSettings
@@ -56,25 +56,6 @@ def _stream(pubsub, names, warehouse: Path) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def _pull_all(subscription: str, max_pulls: int = 200) -> list:
-    subscriber = pubsub_v1.SubscriberClient()
-    received = []
-    try:
-        for _ in range(max_pulls):
-            response = subscriber.pull(
-                request={"subscription": subscription, "max_messages": 1000, "return_immediately": True}, timeout=30
-            )
-            if not response.received_messages:
-                break
-            subscriber.acknowledge(
-                request={"subscription": subscription, "ack_ids": [m.ack_id for m in response.received_messages]}
-            )
-            received += [m.message for m in response.received_messages]
-    finally:
-        subscriber.close()
-    return received
-
-
 def test_stream_replay_and_backfill_all_equal_the_oracle(pubsub, pubsub_names, expected_messages, tmp_path):
     valid = [m.data for m in expected_messages if m.fault is None]
     invalid = [m for m in expected_messages if m.fault is not None]
@@ -98,9 +79,9 @@ def test_stream_replay_and_backfill_all_equal_the_oracle(pubsub, pubsub_names, e
         _, expected_stage, expected_kind, expected_path = FAULTS[by_payload[payload]]
         assert (stage, kind) == (expected_stage, expected_kind), message
         assert path.startswith(expected_path) and message
-    assert _pull_all(pubsub_names["subscription"]) == []  # everything was acked after its commit
+    assert pull_and_ack(pubsub_names["subscription"]) == []  # everything was acked after its commit
 
-    dead_letter_topic = _pull_all(pubsub_names["dead_letter_subscription"])
+    dead_letter_topic = pull_and_ack(pubsub_names["dead_letter_subscription"])
     assert Counter(m.data for m in dead_letter_topic) == Counter(m.data for m in invalid)
     assert all(m.attributes["error_kind"] and m.attributes["error_stage"] for m in dead_letter_topic)
 

@@ -5,37 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections import defaultdict
 
 import pytest
-from google.cloud import pubsub_v1
+from pubsub_helpers import pull_and_ack
 
 pytestmark = pytest.mark.e2e
-
-
-def pull_all(subscription: str, expected: int, timeout: float = 120.0) -> list:
-    """Synchronously pull (and ack) until ``expected`` messages arrived or the timeout passed."""
-    subscriber = pubsub_v1.SubscriberClient()
-    received = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(received) < expected and time.monotonic() < deadline:
-            response = subscriber.pull(
-                request={"subscription": subscription, "max_messages": 1000, "return_immediately": False},
-                timeout=10,
-            )
-            if response.received_messages:
-                subscriber.acknowledge(
-                    request={
-                        "subscription": subscription,
-                        "ack_ids": [m.ack_id for m in response.received_messages],
-                    }
-                )
-                received.extend(m.message for m in response.received_messages)
-    finally:
-        subscriber.close()
-    return received
 
 
 def test_published_events_arrive_with_attributes_keys_and_order(pubsub, pubsub_names):
@@ -61,7 +36,7 @@ def test_published_events_arrive_with_attributes_keys_and_order(pubsub, pubsub_n
     assert result.returncode == 0, result.stderr
     published = int(result.stderr.strip().splitlines()[-1].split()[0])
     assert published >= 1000
-    messages = pull_all(pubsub_names["subscription"], published)
+    messages = pull_and_ack(pubsub_names["subscription"], published)
     assert len(messages) == published
     sequences = defaultdict(list)
     for message in messages:

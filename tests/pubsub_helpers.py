@@ -1,0 +1,53 @@
+"""Pub/Sub in tests: fresh resources on the emulator, and reading a subscription back."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+from google.cloud import pubsub_v1
+
+from publishers import emulator as pubsub_emulator
+
+_names = itertools.count()
+
+
+def create_pubsub_names(emulator: pubsub_emulator.Emulator, ack_deadline_seconds: int = 60) -> dict[str, str]:
+    """A fresh topic, subscription and dead-letter topic (+ its subscription) on the emulator, as full paths."""
+    n = next(_names)
+    names = {
+        "topic": f"orders-{n}",
+        "subscription": f"orders-pipeline-{n}",
+        "dead_letter_topic": f"orders-dead-letter-{n}",
+        "dead_letter_subscription": f"orders-dead-letter-sub-{n}",
+    }
+    pubsub_emulator.create_resources(emulator, **names, ack_deadline_seconds=ack_deadline_seconds)
+    return {
+        key: emulator.subscription(name) if key.endswith("subscription") else emulator.topic(name)
+        for key, name in names.items()
+    }
+
+
+def pull_and_ack(subscription: str, expected: int | None = None, timeout: float = 120.0) -> list:
+    """Pull (and ack) until ``expected`` messages arrived or ``timeout`` passed; with no ``expected``, until the
+    subscription answers an immediate pull with nothing (drained)."""
+    subscriber = pubsub_v1.SubscriberClient()
+    received = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and (expected is None or len(received) < expected):
+            response = subscriber.pull(
+                request={"subscription": subscription, "max_messages": 1000, "return_immediately": expected is None},
+                timeout=30,
+            )
+            if not response.received_messages:
+                if expected is None:
+                    break
+                continue
+            subscriber.acknowledge(
+                request={"subscription": subscription, "ack_ids": [m.ack_id for m in response.received_messages]}
+            )
+            received.extend(m.message for m in response.received_messages)
+    finally:
+        subscriber.close()
+    return received
