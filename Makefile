@@ -12,7 +12,7 @@ DATA_DIR ?= data
 DUCKDB_PATH ?= $(DATA_DIR)/warehouse.duckdb
 OLIST_DIR ?= ../shared/data/olist
 
-.PHONY: help venv demo test lint lint-python lint-terraform emulator-start emulator-stop load-reference \
+.PHONY: help venv demo test test-unit test-pythons test-slow lint lint-python lint-terraform emulator-start emulator-stop load-reference \
 	dbt-build dbt-docs bench clean
 
 help: ## List the targets
@@ -21,7 +21,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dbt,dev]'
+	$(PY) -m pip install --quiet -e '.[local,publisher,dbt,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv with the project and its dev/dbt dependencies
@@ -35,8 +35,20 @@ $(LINT_STAMP): terraform/requirements-lint.txt
 demo: $(STAMP) ## Emulator + streaming pipeline + publisher + reference data + dbt, all local, then a summary
 	$(PY) -m orders_local.demo --data-dir $(DATA_DIR)
 
-test: lint ## Lint, then every test (unit, emulator end-to-end, dbt, Terraform)
-	$(PY) -m pytest
+# Fast feedback first: ruff, the unit tests, the rest of `lint`, the unit tests on the other Pythons, then the
+# slow tests. Prerequisites run left to right (.NOTPARALLEL below); each runs once even if listed twice.
+test: lint-python test-unit lint test-pythons test-slow ## ruff, unit tests, other linters, unit tests on 3.10/3.12, then e2e/dbt/Terraform tests
+
+test-unit: $(STAMP) ## The fast tests: no emulator, no dbt, no checkov (marker `unit`, given in tests/conftest.py)
+	$(PY) -m pytest -m unit
+
+test-pythons: $(STAMP) ## The unit tests on every other Python requires-python names (venvs cached in ~/.cache)
+	bash tools/python_matrix.sh $(PYTHONS)
+
+test-slow: $(STAMP) ## The tests that are not unit: emulator end-to-end, dbt, Terraform (after `lint` in `make test`)
+	$(PY) -m pytest -m 'not unit'
+
+.NOTPARALLEL:
 
 lint: lint-python lint-terraform ## ruff over the Python code, checkov over terraform/
 
@@ -48,10 +60,10 @@ lint-terraform: $(LINT_STAMP) ## checkov over terraform/ (own venv: checkov's pi
 	$(LINT_VENV)/bin/checkov --directory terraform --skip-download --compact --quiet
 
 emulator-start: $(STAMP) ## Start the Pub/Sub emulator; prints the PUBSUB_EMULATOR_HOST to export
-	$(PY) -m publishers.emulator start --data-dir $(DATA_DIR)/pubsub-emulator
+	$(PY) -m orders_local.emulator start --data-dir $(DATA_DIR)/pubsub-emulator
 
 emulator-stop: $(STAMP) ## Stop the emulator this project started (by its PID)
-	$(PY) -m publishers.emulator stop --data-dir $(DATA_DIR)/pubsub-emulator
+	$(PY) -m orders_local.emulator stop --data-dir $(DATA_DIR)/pubsub-emulator
 
 load-reference: $(STAMP) ## Load products/sellers/categories from OLIST_DIR into the DuckDB warehouse
 	$(PY) -m warehouse.reference --olist-dir $(OLIST_DIR) --duckdb-path $(DUCKDB_PATH)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from beam_pipelines.pipeline import UsageError, help_text, run, summary
+from beam_pipelines.launcher import UsageError, help_text, run, summary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,33 +1,72 @@
-"""Acknowledging Pub/Sub messages after the warehouse commit (the local read pulls without acking)."""
+"""Acknowledging Pub/Sub messages after the warehouse commit (the local read pulls without acking).
+
+An ack that fails (the emulator restarting, a deadline on a busy machine) is retried with backoff and then
+given up with a warning: the messages are redelivered later, and redelivery is harmless — the upsert is
+idempotent and a dead letter is stored once per message id. A failing ack never stops the pipeline.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
+from google.api_core import exceptions, retry
+
+from beam_pipelines import metrics
+
+LOGGER = logging.getLogger(__name__)
 ACK_CHUNK = 1000  # ack ids per request
+
+#: Pub/Sub faults worth retrying: the service (or emulator) briefly away, overloaded or slow.
+TRANSIENT_PUBSUB_ERRORS = (
+    exceptions.DeadlineExceeded,
+    exceptions.ServiceUnavailable,
+    exceptions.InternalServerError,
+    exceptions.Aborted,
+    exceptions.Unknown,
+    exceptions.TooManyRequests,
+    exceptions.ResourceExhausted,
+    ConnectionError,
+)
+ACK_RETRY = retry.Retry(
+    predicate=retry.if_exception_type(*TRANSIENT_PUBSUB_ERRORS), initial=0.1, maximum=5.0, timeout=30.0
+)
 
 
 class SubscriptionAcker:
-    """Acks ack ids on one subscription. Picklable: the client is created on first use, per worker."""
+    """Acks ack ids on one subscription. The client is created by ``open()``, in the DoFn's ``setup``."""
 
     def __init__(self, subscription: str) -> None:
         self.subscription = subscription
         self._client = None
+        self.errors = metrics.counter(metrics.ACK_ERRORS)
 
-    def __getstate__(self) -> dict:
-        return {"subscription": self.subscription, "_client": None}
-
-    def ack(self, ack_ids: Iterable[str | None]) -> int:
-        ids = [ack_id for ack_id in ack_ids if ack_id]
-        if not ids:
-            return 0
+    def open(self) -> None:
         if self._client is None:
             from google.cloud import pubsub_v1
 
             self._client = pubsub_v1.SubscriberClient()
+
+    def ack(self, ack_ids: Iterable[str | None]) -> int:
+        """Ack what can be acked; returns how many were. Never raises."""
+        ids = [ack_id for ack_id in ack_ids if ack_id]
+        if not ids:
+            return 0
+        self.open()
+        acked = 0
         for start in range(0, len(ids), ACK_CHUNK):
-            self._client.acknowledge(
-                request={"subscription": self.subscription, "ack_ids": ids[start : start + ACK_CHUNK]},
-                timeout=60,
-            )
-        return len(ids)
+            chunk = ids[start : start + ACK_CHUNK]
+            try:
+                self._client.acknowledge(
+                    request={"subscription": self.subscription, "ack_ids": chunk}, retry=ACK_RETRY, timeout=60
+                )
+                acked += len(chunk)
+            except Exception as error:  # redelivery is harmless; stopping the pipeline is not
+                self.errors.inc(len(chunk))
+                LOGGER.warning(
+                    "could not ack %d messages on %s (they will be redelivered): %s",
+                    len(chunk),
+                    self.subscription,
+                    error,
+                )
+        return acked

@@ -1,26 +1,36 @@
-"""The elements that flow through the pipeline, and the one shape every dead-letter record has."""
+"""The elements that flow through the pipeline, and the output tag every failing step sends dead letters to."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-#: Tag of the dead-letter output of every transform that can fail a message.
+#: Tag of the dead-letter output of every transform that can fail a message (the table is
+#: schemas.DEAD_LETTER_TABLE).
 DEAD_LETTER = "dead_letter"
-
-STAGE_SINK = "sink"
 
 
 @dataclass(frozen=True)
 class ReceivedMessage:
-    """A message as read: body bytes and attributes, plus the ack id when the local read acks after commit."""
+    """A message as read: body bytes and attributes, plus the ack id when the local read acks after commit.
+
+    ``origin`` names where a file-input message came from (``<path>:<line>``)."""
 
     data: bytes
     attributes: dict[str, str] = field(default_factory=dict)
     message_id: str | None = None
     ack_id: str | None = None
+    origin: str | None = None
+
+    @property
+    def dead_letter_id(self) -> str:
+        """Stable identity of this message across redeliveries and re-runs: it is dead-lettered once."""
+        if self.message_id:
+            return f"pubsub:{self.message_id}"
+        if self.origin:
+            return f"file:{self.origin}"
+        return f"sha256:{hashlib.sha256(self.data).hexdigest()}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,10 @@ class SnapshotRows:
     payments: tuple[dict[str, Any], ...]
     message: ReceivedMessage
 
+    @property
+    def event_id(self) -> str:
+        return self.order["_event_id"]
+
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -57,47 +71,3 @@ class DeadLetter:
 
     row: dict[str, Any]
     ack_id: str | None = None
-
-
-def dead_letter(
-    message: ReceivedMessage,
-    stage: str,
-    kind: str,
-    error_message: str,
-    error_path: str | None = None,
-    stacktrace: str | None = None,
-) -> DeadLetter:
-    """The dead-letter record for ``message``: payload kept byte for byte, plus what was wrong and where."""
-    try:
-        payload_string: str | None = message.data.decode("utf-8")
-    except UnicodeDecodeError:
-        payload_string = None
-    event_id = message.attributes.get("event_id")
-    schema_version = message.attributes.get("schema_version")
-    if payload_string is not None and (event_id is None or schema_version is None):
-        try:
-            body = json.loads(payload_string)
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            event_id = event_id or _text(body.get("event_id"))
-            schema_version = schema_version or _text(body.get("schema_version"))
-    row = {
-        "timestamp": datetime.now(timezone.utc),
-        "payload_string": payload_string,
-        "payload_bytes": message.data,
-        "attributes": json.dumps(message.attributes, sort_keys=True),
-        "message_id": message.message_id,
-        "event_id": event_id,
-        "schema_version": schema_version,
-        "error_stage": stage,
-        "error_kind": kind,
-        "error_message": error_message,
-        "error_path": error_path,
-        "stacktrace": stacktrace,
-    }
-    return DeadLetter(row, message.ack_id)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)

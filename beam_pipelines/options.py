@@ -12,8 +12,8 @@ from apache_beam.options.pipeline_options import (
     WorkerOptions,
 )
 
-DEFAULT_DATASET = "orders_rt"
-DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+from schemas.settings import DEFAULT_DATASET, DUCKDB_PATH_ENV, default_duckdb_path, default_raw_schema
+
 #: The local runner: FnApiRunner runs the splittable pull read in streaming mode, offline (plain DirectRunner
 #: first tries to download Prism, and its streaming mode cannot run splittable DoFns).
 LOCAL_RUNNER = "FnApiRunner"
@@ -53,13 +53,20 @@ class OrderPipelineOptions(PipelineOptions):
             help="warehouse to upsert into (default duckdb)",
         )
         group.add_argument(
-            "--duckdb_path", default=DEFAULT_DUCKDB_PATH, help=f"DuckDB file (default {DEFAULT_DUCKDB_PATH})"
+            "--duckdb_path",
+            default=str(default_duckdb_path()),
+            help=f"DuckDB file (default ${DUCKDB_PATH_ENV} or data/warehouse.duckdb)",
+        )
+        group.add_argument(
+            "--duckdb_schema",
+            default=default_raw_schema(),
+            help=f"DuckDB schema of the tables (default $ORDERS_RT_SCHEMA or {DEFAULT_DATASET})",
         )
         group.add_argument("--bq_project", help="BigQuery project of the warehouse dataset (default: --project)")
         group.add_argument(
             "--bq_dataset",
             default=DEFAULT_DATASET,
-            help=f"BigQuery dataset, or DuckDB schema, of the tables (default {DEFAULT_DATASET})",
+            help=f"BigQuery dataset of the tables (default {DEFAULT_DATASET})",
         )
         group.add_argument("--bq_location", default=None, help="BigQuery location for query jobs (e.g. US)")
         group.add_argument(
@@ -83,8 +90,10 @@ class OrderPipelineOptions(PipelineOptions):
         )
         group.add_argument(
             "--timestamp_attribute",
-            default="event_time",
-            help="Dataflow only: Pub/Sub attribute holding the event time (default event_time; '' = publish time)",
+            default="",
+            help="Dataflow only: Pub/Sub attribute to use as element time (default: publish time). Dataflow's "
+            "native read parses it before the pipeline sees the message, so a value it cannot parse stalls the "
+            "read forever; only set it when every producer is trusted",
         )
 
     def validate_inputs(self) -> list[str]:

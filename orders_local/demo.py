@@ -17,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from publishers import emulator
-from publishers.cli import OneLineErrorParser
+from orders_local import emulator
+from orders_local.cli import OneLineErrorParser
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

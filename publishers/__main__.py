@@ -8,8 +8,8 @@ import sys
 import time
 from datetime import datetime, timezone
 
+from orders_local.cli import OneLineErrorParser
 from publishers.catalog import CatalogError, load_olist_catalog, write_catalog
-from publishers.cli import OneLineErrorParser
 from publishers.outputs import ProgressLine, PublishError, publish, topic_path_parts, write_jsonl
 from publishers.stream import MessageStream, StreamSettings
 

@@ -70,9 +70,9 @@ def _three_decimals(event: Event, rng: random.Random) -> None:
     event["payments"][0]["payment_value"] = 10.125
 
 
-def _payment_gap(event: Event, rng: random.Random) -> None:
+def _repeated_payment_number(event: Event, rng: random.Random) -> None:
     _ensure_payment(event)
-    event["payments"][-1]["payment_sequential"] = len(event["payments"]) + 1
+    event["payments"].append({**event["payments"][-1]})
 
 
 def _delivered_without_date(event: Event, rng: random.Random) -> None:
@@ -111,7 +111,7 @@ FAULTS: dict[str, tuple[Callable[[Event, random.Random], bytes], str, str, str]]
         "money_precision",
         "$.payments[0].payment_value",
     ),
-    "payment_gap": (_mutating(_payment_gap), "business_rule", "payment_numbering", "$.payments"),
+    "payment_repeat": (_mutating(_repeated_payment_number), "business_rule", "payment_numbering", "$.payments"),
     "status_timestamps": (
         _mutating(_delivered_without_date),
         "business_rule",

@@ -75,7 +75,7 @@ def publish(
     try:
         client.get_topic(request={"topic": topic}, timeout=30)
     except gexc.NotFound as error:
-        raise PublishError(f"topic {topic} does not exist (locally: python -m publishers.emulator start)") from error
+        raise PublishError(f"topic {topic} does not exist (locally: python -m orders_local.emulator start)") from error
     except gexc.GoogleAPICallError as error:
         host = os.environ.get("PUBSUB_EMULATOR_HOST", "Google Cloud")
         raise PublishError(f"cannot reach Pub/Sub at {host}: {error}") from error

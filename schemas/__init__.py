@@ -22,7 +22,7 @@ CURRENT_SCHEMA_VERSION = max(EVENT_SCHEMA_FILES)
 ORDERS = "orders"
 ORDER_ITEMS = "order_items"
 ORDER_PAYMENTS = "order_payments"
-DEAD_LETTER = "order_events_dead_letter"
+DEAD_LETTER_TABLE = "order_events_dead_letter"
 UPSERTED_TABLES = (ORDERS, ORDER_ITEMS, ORDER_PAYMENTS)
 
 

@@ -2,14 +2,23 @@
 
 Fast path: one ``json.loads`` and a fastjsonschema validator compiled once per schema version. Only when that
 fails does jsonschema build the full report (every error with its JSON path), so bad messages pay for the
-detail and good ones don't. Business rules the schema cannot say run after the schema passes. Nothing here
-raises on bad input: every outcome is a :class:`ValidationResult`.
+detail and good ones don't. Business rules the schema cannot say run after the schema passes.
+
+Nothing here raises, whatever the input: every outcome is a :class:`ValidationResult`, and an unforeseen
+exception becomes an ``internal_error`` with its stacktrace (a message that raised would otherwise be a poison
+pill that stops the pipeline). Before the schema, the body is checked for what would crash or corrupt later
+steps: its size, nesting depth, duplicate keys, and text that is not valid Unicode scalar text (lone
+surrogates) or holds NUL/C0 control characters. After it, every timestamp must be a real instant that converts
+to UTC within years 0001-9999, and integral floats in integer fields (``3.0``, valid JSON Schema integers)
+become ints.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import re
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -19,12 +28,33 @@ import fastjsonschema
 import jsonschema
 
 from schemas import EVENT_SCHEMA_FILES, event_schema
-from schemas.timestamps import parse_timestamp
+from schemas.timestamps import TimestampError, parse_timestamp
 
 # error_stage values (one column of the dead-letter table).
 STAGE_PARSE = "parse"
 STAGE_SCHEMA = "schema"
 STAGE_BUSINESS_RULE = "business_rule"
+
+#: A body above this size is rejected unread. The largest valid v1 event (100 items and 100 payments, every
+#: id at its 128-character maximum written as \\uXXXX escapes) is under 300 KiB, so 1 MiB leaves room for
+#: additive fields while bounding parse time, memory and the dead-letter row.
+MAX_BODY_BYTES = 1 << 20
+#: Containers nested deeper than this are rejected: a valid event nests 3 deep (event -> items -> item).
+#: json.loads itself raises RecursionError near 1,000 levels, and later recursive steps fail earlier.
+MAX_NESTING = 16
+#: Error details kept per message: enough to act on, bounded for the dead-letter row.
+MAX_REPORTED_ERRORS = 20
+MAX_ERROR_TEXT = 500
+_BAD_TEXT = re.compile("[\x00-\x1f\ud800-\udfff]")
+#: Integer fields: JSON Schema accepts integral floats (3.0) there; the warehouse needs ints.
+_INTEGER_FIELDS = {"items": ("order_item_id",), "payments": ("payment_sequential", "payment_installments")}
+_ORDER_TIMESTAMPS = (
+    "order_purchase_timestamp",
+    "order_approved_at",
+    "order_delivered_carrier_date",
+    "order_delivered_customer_date",
+    "order_estimated_delivery_date",
+)
 
 # Timestamps each status requires (non-null) and forbids (must still be null). Only what a status cannot do
 # without: real Olist data has delivered orders without an approval time, so later statuses don't demand every
@@ -51,6 +81,7 @@ class ValidationError:
     kind: str
     message: str
     path: str = "$"
+    stacktrace: str | None = None
 
     def describe(self) -> str:
         return f"{self.path}: {self.message}"
@@ -83,29 +114,130 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
-def parse_payload(payload: bytes | str) -> tuple[Any, ValidationError | None]:
-    """Decode and parse a message body; NaN/Infinity and invalid UTF-8 are errors, not values."""
-    if isinstance(payload, bytes | bytearray):
-        try:
-            text = bytes(payload).decode("utf-8")
-        except UnicodeDecodeError as error:
-            return None, ValidationError(
-                STAGE_PARSE, "invalid_encoding", f"body is not UTF-8 ({error.reason} at byte {error.start})"
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    built = dict(pairs)
+    if len(built) != len(pairs):
+        raise _DuplicateKeyError
+    return built
+
+
+def _short(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _member_path(parent: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    if isinstance(key, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        return f"{parent}.{key}"
+    return f"{parent}[{json.dumps(key, ensure_ascii=True)}]"
+
+
+def _walk(value: Any, path: str = "$", depth: int = 1) -> Iterator[tuple[str, Any, int]]:
+    """(path, value, depth) of every node, iteratively (a recursive walk could itself overflow)."""
+    stack = [(path, value, depth)]
+    while stack:
+        path, value, depth = stack.pop()
+        yield path, value, depth
+        if isinstance(value, dict):
+            stack.extend((_member_path(path, k), v, depth + 1) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((_member_path(path, i), v, depth + 1) for i, v in reversed(list(enumerate(value))))
+
+
+def _duplicate_key_path(text: str) -> str:
+    """Where the first repeated key is (parsing again, keeping every pair)."""
+    pairs_tree = json.loads(text, object_pairs_hook=lambda pairs: ("pairs", pairs))
+    stack = [("$", pairs_tree)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, tuple) and len(node) == 2 and node[0] == "pairs":
+            seen = set()
+            for key, _value in node[1]:
+                if key in seen:
+                    return _member_path(path, key)
+                seen.add(key)
+            stack.extend((_member_path(path, key), value) for key, value in reversed(node[1]))
+        elif isinstance(node, list):
+            stack.extend((_member_path(path, i), item) for i, item in reversed(list(enumerate(node))))
+    return "$"
+
+
+def _structure_error(value: Any, text: str) -> ValidationError | None:
+    """Nesting too deep, or text that is not storable: checked only where the raw text says it may occur."""
+    check_depth = text.count("{") + text.count("[") > MAX_NESTING
+    # Control characters and surrogates can only come from \u escapes: JSON forbids raw control characters in
+    # strings, and UTF-8 cannot encode a surrogate.
+    check_text = "\\u" in text
+    if not (check_depth or check_text):
+        return None
+    for path, node, depth in _walk(value):
+        if depth > MAX_NESTING:
+            return ValidationError(
+                STAGE_PARSE, "too_deep", f"containers nest deeper than {MAX_NESTING} levels; an event nests 3", path
             )
-    else:
-        text = payload
+        if check_text:
+            for text_value, where in _texts(node, path):
+                bad = _BAD_TEXT.search(text_value)
+                if bad:
+                    return ValidationError(
+                        STAGE_PARSE,
+                        "invalid_text",
+                        f"{where} holds U+{ord(bad.group()):04X} at character {bad.start()}; text must be valid "
+                        "Unicode without NUL, control characters or lone surrogates",
+                        path,
+                    )
+    return None
+
+
+def _texts(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, str):
+        yield node, "the string"
+    elif isinstance(node, dict):
+        for key in node:
+            yield key, f"the key {key.encode('utf-8', 'backslashreplace').decode('ascii', 'backslashreplace')!r}"
+
+
+def parse_payload(payload: bytes | str) -> tuple[Any, ValidationError | None]:
+    """Decode and parse a message body. Errors, not values: invalid UTF-8, a body over MAX_BODY_BYTES, NaN and
+    Infinity, duplicate keys, nesting deeper than MAX_NESTING, strings with NUL/C0 controls or lone surrogates."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8", "surrogatepass")
+    payload = bytes(payload)
+    if len(payload) > MAX_BODY_BYTES:
+        return None, ValidationError(
+            STAGE_PARSE, "too_large", f"body is {len(payload):,} bytes; the limit is {MAX_BODY_BYTES:,} bytes"
+        )
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return None, ValidationError(
+            STAGE_PARSE, "invalid_encoding", f"body is not UTF-8 ({error.reason} at byte {error.start})"
+        )
     if not text.strip():
         return None, ValidationError(STAGE_PARSE, "empty_body", "body is empty; expected a JSON object")
     try:
-        return json.loads(text, parse_constant=_reject_constant), None
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except _DuplicateKeyError:
+        message = "an object repeats this key; keys must be unique"
+        return None, ValidationError(STAGE_PARSE, "duplicate_key", message, _duplicate_key_path(text))
+    except RecursionError:
+        return None, ValidationError(
+            STAGE_PARSE, "too_deep", f"containers nest deeper than {MAX_NESTING} levels; an event nests 3"
+        )
     except json.JSONDecodeError as error:
         return None, ValidationError(
             STAGE_PARSE,
             "invalid_json",
             f"body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
         )
-    except ValueError as error:
-        return None, ValidationError(STAGE_PARSE, "invalid_json", f"body is not valid JSON: {error}")
+    except ValueError as error:  # NaN/Infinity, integers longer than Python's digit limit
+        return None, ValidationError(STAGE_PARSE, "invalid_json", f"body is not valid JSON: {_short(str(error))}")
+    return value, _structure_error(value, text)
 
 
 class EventValidator:
@@ -123,18 +255,33 @@ class EventValidator:
         }
 
     def validate_payload(self, payload: bytes | str, attributes: Mapping[str, str] | None = None) -> ValidationResult:
-        """Parse a message body and validate it (and its attributes, when given)."""
-        event, parse_error = parse_payload(payload)
+        """Parse a message body and validate it (and its attributes, when given). Never raises."""
+        try:
+            event, parse_error = parse_payload(payload)
+        except Exception as unforeseen:  # a message must never stop the pipeline: report, don't raise
+            return ValidationResult(None, (_internal_error(STAGE_PARSE, unforeseen),))
         if parse_error is not None:
             return ValidationResult(None, (parse_error,))
         return self.validate(event, attributes)
 
     def validate(self, event: Any, attributes: Mapping[str, str] | None = None) -> ValidationResult:
+        """Validate an already parsed event. Never raises."""
+        try:
+            return self._validate(event, attributes)
+        except RecursionError:
+            message = f"containers nest too deep to validate (limit {MAX_NESTING})"
+            return ValidationResult(None, (ValidationError(STAGE_SCHEMA, "too_deep", message),))
+        except Exception as unforeseen:
+            return ValidationResult(None, (_internal_error(STAGE_SCHEMA, unforeseen),))
+
+    def _validate(self, event: Any, attributes: Mapping[str, str] | None) -> ValidationResult:
         if not isinstance(event, dict):
             kind = type(event).__name__
             error = ValidationError(STAGE_SCHEMA, "not_an_object", f"expected a JSON object, got {kind}")
             return ValidationResult(None, (error,))
         version = event.get("schema_version")
+        if isinstance(version, float) and version.is_integer():
+            version = int(version)
         if type(version) is not int or version not in self._fast:
             known = ", ".join(str(v) for v in sorted(self._fast))
             error = ValidationError(
@@ -148,19 +295,95 @@ class EventValidator:
             self._fast[version](event)
         except fastjsonschema.JsonSchemaValueException as fast_error:
             return ValidationResult(None, self._schema_report(version, event, fast_error))
-        errors = tuple(business_rule_errors(event)) + tuple(attribute_errors(event, attributes))
+        event = _with_integers(event, version)
+        errors = tuple(timestamp_errors(event, attributes))
+        if not errors:
+            errors = tuple(business_rule_errors(event)) + tuple(attribute_errors(event, attributes))
         return ValidationResult(None if errors else event, errors)
 
     def _schema_report(
         self, version: int, event: dict[str, Any], fast_error: fastjsonschema.JsonSchemaValueException
     ) -> tuple[ValidationError, ...]:
-        found = sorted(self._full[version].iter_errors(event), key=lambda e: (list(map(str, e.path)), e.message))
+        found = []
+        for error in self._full[version].iter_errors(event):
+            found.append(error)
+            if len(found) >= 10 * MAX_REPORTED_ERRORS:  # a huge wrong document: enough to act on
+                break
+        found.sort(key=lambda e: (list(map(str, e.path)), e.message))
         if not found:  # the two libraries disagree: report what the fast one said rather than nothing
             path = "$" + fast_error.name.removeprefix("data")
-            return (ValidationError(STAGE_SCHEMA, "schema_violation", fast_error.message, path),)
-        return tuple(
-            ValidationError(STAGE_SCHEMA, "schema_violation", error.message, error.json_path) for error in found
-        )
+            return (ValidationError(STAGE_SCHEMA, "schema_violation", _short(fast_error.message), path),)
+        return tuple(_schema_error(error) for error in found[:MAX_REPORTED_ERRORS])
+
+
+def _schema_error(error: jsonschema.ValidationError) -> ValidationError:
+    """A schema error; a date-time that has the right shape but is no real instant says why, by its own kind."""
+    if error.validator == "format" and isinstance(error.instance, str):
+        try:
+            parse_timestamp(error.instance)
+        except TimestampError as timestamp_error:
+            return ValidationError(STAGE_SCHEMA, timestamp_error.kind, str(timestamp_error), error.json_path)
+    return ValidationError(STAGE_SCHEMA, "schema_violation", _short(error.message), _short(error.json_path))
+
+
+def _internal_error(stage: str, error: BaseException) -> ValidationError:
+    return ValidationError(
+        stage,
+        "internal_error",
+        _short(f"unexpected {type(error).__name__} while validating: {error}"),
+        "$",
+        traceback.format_exc(),
+    )
+
+
+def _with_integers(event: dict[str, Any], version: int) -> dict[str, Any]:
+    """The event with integral floats in integer fields made ints (the schema already checked they are integral)."""
+    event["schema_version"] = version
+    event["sequence"] = int(event["sequence"])
+    for collection, names in _INTEGER_FIELDS.items():
+        for line in event[collection]:
+            for name in names:
+                line[name] = int(line[name])
+    return event
+
+
+def _timestamp_fields(event: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    yield "$.event_time", event["event_time"]
+    for name in _ORDER_TIMESTAMPS:
+        yield f"$.order.{name}", event["order"][name]
+    for index, item in enumerate(event["items"]):
+        yield f"$.items[{index}].shipping_limit_date", item["shipping_limit_date"]
+
+
+def timestamp_errors(event: dict[str, Any], attributes: Mapping[str, str] | None) -> Iterable[ValidationError]:
+    """Every timestamp (and the event_time attribute) is a real instant the warehouse can store."""
+    fields = list(_timestamp_fields(event))
+    if attributes and "event_time" in attributes:
+        fields.append(("attributes.event_time", attributes["event_time"]))
+    for path, text in fields:
+        if text is None:
+            continue
+        try:
+            parse_timestamp(text)
+        except TimestampError as error:
+            yield ValidationError(STAGE_SCHEMA, error.kind, str(error), path)
+
+
+def _payment_numbering_errors(payments: list[dict[str, Any]]) -> Iterable[ValidationError]:
+    """payment_sequential is unique per order (the payments table's key). Gaps are real: Olist numbers payment
+    attempts, and real orders have one payment numbered 2."""
+    seen: set[int] = set()
+    for index, payment in enumerate(payments):
+        number = payment["payment_sequential"]
+        if number in seen:
+            yield ValidationError(
+                STAGE_BUSINESS_RULE,
+                "payment_numbering",
+                f"payment_sequential {number} appears twice; each payment of an order needs its own number",
+                f"$.payments[{index}].payment_sequential",
+            )
+            return
+        seen.add(number)
 
 
 def _numbering_errors(lines: list[dict[str, Any]], collection: str, key: str) -> Iterable[ValidationError]:
@@ -214,7 +437,7 @@ def _status_errors(order: dict[str, Any]) -> Iterable[ValidationError]:
 def business_rule_errors(event: dict[str, Any]) -> Iterable[ValidationError]:
     """Rules the JSON Schema cannot say. Assumes the event already passed its schema."""
     yield from _numbering_errors(event["items"], "items", "order_item_id")
-    yield from _numbering_errors(event["payments"], "payments", "payment_sequential")
+    yield from _payment_numbering_errors(event["payments"])
     yield from _money_errors(event)
     yield from _status_errors(event["order"])
     order_customer, customer = event["order"]["customer_id"], event["customer"]["customer_id"]
@@ -228,11 +451,8 @@ def business_rule_errors(event: dict[str, Any]) -> Iterable[ValidationError]:
 
 
 def _same_attribute(name: str, attribute: str, body_value: Any) -> bool:
-    if name == "event_time":
-        try:
-            return parse_timestamp(attribute) == parse_timestamp(body_value)
-        except (TypeError, ValueError):
-            return False
+    if name == "event_time":  # both parse: timestamp_errors ran first
+        return parse_timestamp(attribute) == parse_timestamp(body_value)
     return attribute == str(body_value)
 
 

@@ -5,17 +5,37 @@ locals {
   schema_files  = toset([for f in fileset("${local.schemas_dir}/bigquery", "*.json") : trimsuffix(f, ".json")])
 }
 
-resource "google_bigquery_dataset" "orders" {
+locals {
+  # The deployment's datasets, by role. The key is part of the address (google_bigquery_dataset.datasets["orders"]).
+  # dbt's models get their own dataset, created here so it lives in the same location as the raw tables
+  # (BigQuery cannot query across locations) and under the same key.
+  datasets = tomap({
+    orders = {
+      dataset_id    = var.dataset_id
+      friendly_name = "Olist orders (real time)"
+      description   = "Orders, items and payments upserted by the streaming pipeline, its dead letters and the Olist reference tables; dbt builds its models from here."
+    }
+    analytics = {
+      dataset_id    = var.analytics_dataset_id
+      friendly_name = "Olist orders analytics (dbt)"
+      description   = "dbt models built from ${var.dataset_id}: staging, marts (dimensions, facts, KPIs) and rt_* views."
+    }
+  })
+}
+
+resource "google_bigquery_dataset" "datasets" {
+  for_each = local.datasets
+
   project                    = var.project_id
-  dataset_id                 = var.dataset_id
-  friendly_name              = "Olist orders (real time)"
-  description                = "Orders, items and payments upserted by the streaming pipeline, its dead letters and the Olist reference tables; dbt builds its models from here."
+  dataset_id                 = each.value.dataset_id
+  friendly_name              = each.value.friendly_name
+  description                = each.value.description
   location                   = local.bigquery_location
   delete_contents_on_destroy = var.delete_contents_on_destroy
   labels                     = local.labels
 
   dynamic "default_encryption_configuration" {
-    for_each = local.cmek_enabled ? [var.kms_key_name] : []
+    for_each = local.cmek_keys
     content {
       kms_key_name = default_encryption_configuration.value
     }
@@ -34,11 +54,22 @@ resource "google_bigquery_dataset" "orders" {
   depends_on = [google_project_service.enabled, google_kms_crypto_key_iam_member.service_agents]
 }
 
+# The datasets were two pasted resources: an existing state moves to the for_each keys, nothing is recreated.
+moved {
+  from = google_bigquery_dataset.orders
+  to   = google_bigquery_dataset.datasets["orders"]
+}
+
+moved {
+  from = google_bigquery_dataset.analytics
+  to   = google_bigquery_dataset.datasets["analytics"]
+}
+
 resource "google_bigquery_table" "tables" {
   for_each = local.table_layouts
 
   project             = var.project_id
-  dataset_id          = google_bigquery_dataset.orders.dataset_id
+  dataset_id          = google_bigquery_dataset.datasets["orders"].dataset_id
   table_id            = each.key
   description         = each.value.description
   schema              = file("${local.schemas_dir}/bigquery/${each.key}.json")
@@ -66,30 +97,9 @@ resource "google_bigquery_table" "tables" {
   }
 
   dynamic "encryption_configuration" {
-    for_each = local.cmek_enabled ? [var.kms_key_name] : []
+    for_each = local.cmek_keys
     content {
       kms_key_name = encryption_configuration.value
     }
   }
-}
-
-# dbt's models (staging views, marts, rt_* views) go to their own dataset, created here so it lives in the
-# same location as the raw tables (BigQuery cannot query across locations) and under the same key.
-resource "google_bigquery_dataset" "analytics" {
-  project                    = var.project_id
-  dataset_id                 = var.analytics_dataset_id
-  friendly_name              = "Olist orders analytics (dbt)"
-  description                = "dbt models built from ${var.dataset_id}: staging, marts (dimensions, facts, KPIs) and rt_* views."
-  location                   = local.bigquery_location
-  delete_contents_on_destroy = var.delete_contents_on_destroy
-  labels                     = local.labels
-
-  dynamic "default_encryption_configuration" {
-    for_each = local.cmek_enabled ? [var.kms_key_name] : []
-    content {
-      kms_key_name = default_encryption_configuration.value
-    }
-  }
-
-  depends_on = [google_project_service.enabled, google_kms_crypto_key_iam_member.service_agents]
 }

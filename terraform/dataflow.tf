@@ -4,13 +4,16 @@ locals {
   worker_ip_configuration = var.use_public_ips ? "WORKER_IP_PUBLIC" : "WORKER_IP_PRIVATE"
 
   # The pipeline's own flags, shared by the flex template job and the direct launch command.
+  # No timestamp_attribute: the read then stamps elements with Pub/Sub's publish time. Dataflow's native read
+  # parses a timestamp attribute before the pipeline sees the message, so one unparseable event_time would
+  # stall the read for good, out of the dead letter's reach.
   pipeline_parameters = {
     input_subscription = google_pubsub_subscription.pipeline.id
     sink               = "bigquery"
     bq_project         = var.project_id
-    bq_dataset         = google_bigquery_dataset.orders.dataset_id
-    bq_location        = google_bigquery_dataset.orders.location
-    dead_letter_topic  = google_pubsub_topic.dead_letter.id
+    bq_dataset         = google_bigquery_dataset.datasets["orders"].dataset_id
+    bq_location        = google_bigquery_dataset.datasets["orders"].location
+    dead_letter_topic  = google_pubsub_topic.topics["dead_letter"].id
   }
 
   # `terraform output -raw dataflow_launch_command` prints this, ready to paste at the repo root.

@@ -39,14 +39,14 @@ resource "google_pubsub_subscription_iam_member" "worker_subscription" {
 
 resource "google_pubsub_topic_iam_member" "worker_dead_letter_publisher" {
   project = var.project_id
-  topic   = google_pubsub_topic.dead_letter.name
+  topic   = google_pubsub_topic.topics["dead_letter"].name
   role    = "roles/pubsub.publisher"
   member  = local.worker_member
 }
 
 resource "google_bigquery_dataset_iam_member" "worker_data_editor" {
   project    = var.project_id
-  dataset_id = google_bigquery_dataset.orders.dataset_id
+  dataset_id = google_bigquery_dataset.datasets["orders"].dataset_id
   role       = "roles/bigquery.dataEditor"
   member     = local.worker_member
 }

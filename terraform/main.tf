@@ -15,7 +15,7 @@ data "google_project" "this" {
 locals {
   project_number = data.google_project.this.number
 
-  # Google-managed identities that act on our behalf (dead-lettering, CMEK).
+  # Pub/Sub's Google-managed identity: it encrypts the topics with the CMEK key (kms.tf).
   pubsub_service_agent = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
   labels = merge({ app = "olist-realtime-orders" }, var.labels)
@@ -26,6 +26,8 @@ locals {
   staging_location  = "gs://${google_storage_bucket.dataflow.name}/staging"
 
   cmek_enabled = var.kms_key_name != null
+  # The for_each of every CMEK block (datasets, tables, bucket): the one key, or nothing.
+  cmek_keys = local.cmek_enabled ? [var.kms_key_name] : []
 
   required_apis = concat(
     [

@@ -10,7 +10,7 @@ output "region" {
 
 output "topic" {
   description = "Orders topic, as projects/P/topics/T (where publishers send snapshots)."
-  value       = google_pubsub_topic.orders.id
+  value       = google_pubsub_topic.topics["orders"].id
 }
 
 output "input_subscription" {
@@ -19,28 +19,28 @@ output "input_subscription" {
 }
 
 output "dead_letter_topic" {
-  description = "Dead-letter topic, as projects/P/topics/T: the value of --dead_letter_topic."
-  value       = google_pubsub_topic.dead_letter.id
+  description = "Dead-letter topic, as projects/P/topics/T: the value of --dead_letter_topic. The pipeline publishes each message it rejects there, as well as writing it to the order_events_dead_letter table; no subscription forwards to it."
+  value       = google_pubsub_topic.topics["dead_letter"].id
 }
 
 output "dead_letter_subscription" {
-  description = "Subscription on the dead-letter topic, as projects/P/subscriptions/S."
+  description = "Subscription on the dead-letter topic, as projects/P/subscriptions/S: the pipeline's dead letters, kept for inspection and replay."
   value       = google_pubsub_subscription.dead_letter.id
 }
 
 output "dataset_id" {
   description = "BigQuery dataset: the value of --bq_dataset."
-  value       = google_bigquery_dataset.orders.dataset_id
+  value       = google_bigquery_dataset.datasets["orders"].dataset_id
 }
 
 output "bigquery_location" {
   description = "Location of the BigQuery dataset (dbt's profile needs it)."
-  value       = google_bigquery_dataset.orders.location
+  value       = google_bigquery_dataset.datasets["orders"].location
 }
 
 output "analytics_dataset_id" {
   description = "BigQuery dataset for dbt's models."
-  value       = google_bigquery_dataset.analytics.dataset_id
+  value       = google_bigquery_dataset.datasets["analytics"].dataset_id
 }
 
 output "table_ids" {
@@ -92,8 +92,8 @@ output "dbt_env" {
   description = "Environment for `python -m warehouse.dbt_runner build --target bigquery` (eval it in a shell)."
   value       = join("\n", [
     "export DBT_BIGQUERY_PROJECT=${var.project_id}",
-    "export DBT_BIGQUERY_DATASET=${google_bigquery_dataset.analytics.dataset_id}",
-    "export DBT_BIGQUERY_LOCATION=${google_bigquery_dataset.analytics.location}",
-    "export ORDERS_RT_SCHEMA=${google_bigquery_dataset.orders.dataset_id}",
+    "export DBT_BIGQUERY_DATASET=${google_bigquery_dataset.datasets["analytics"].dataset_id}",
+    "export DBT_BIGQUERY_LOCATION=${google_bigquery_dataset.datasets["analytics"].location}",
+    "export ORDERS_RT_SCHEMA=${google_bigquery_dataset.datasets["orders"].dataset_id}",
   ])
 }

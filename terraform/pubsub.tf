@@ -1,6 +1,20 @@
-resource "google_pubsub_topic" "orders" {
+locals {
+  # The deployment's topics, by role. The key is part of the address (google_pubsub_topic.topics["orders"]):
+  # renaming a key destroys and recreates that topic, changing a name variable does too.
+  topics = tomap({
+    # Publishers send order snapshots here; the pipeline subscription reads it.
+    orders = var.topic_name
+    # The pipeline publishes every message it rejects here (--dead_letter_topic), as it writes them to
+    # the order_events_dead_letter table.
+    dead_letter = var.dead_letter_topic_name
+  })
+}
+
+resource "google_pubsub_topic" "topics" {
+  for_each = local.topics
+
   project                    = var.project_id
-  name                       = var.topic_name
+  name                       = each.value
   message_retention_duration = var.topic_message_retention_duration
   kms_key_name               = var.kms_key_name
   labels                     = local.labels
@@ -8,20 +22,21 @@ resource "google_pubsub_topic" "orders" {
   depends_on = [google_project_service.enabled, google_kms_crypto_key_iam_member.service_agents]
 }
 
-resource "google_pubsub_topic" "dead_letter" {
-  project                    = var.project_id
-  name                       = var.dead_letter_topic_name
-  message_retention_duration = var.topic_message_retention_duration
-  kms_key_name               = var.kms_key_name
-  labels                     = local.labels
+# The topics were two pasted resources: an existing state moves to the for_each keys, nothing is recreated.
+moved {
+  from = google_pubsub_topic.orders
+  to   = google_pubsub_topic.topics["orders"]
+}
 
-  depends_on = [google_project_service.enabled, google_kms_crypto_key_iam_member.service_agents]
+moved {
+  from = google_pubsub_topic.dead_letter
+  to   = google_pubsub_topic.topics["dead_letter"]
 }
 
 resource "google_pubsub_subscription" "pipeline" {
   project = var.project_id
   name    = var.subscription_name
-  topic   = google_pubsub_topic.orders.id
+  topic   = google_pubsub_topic.topics["orders"].id
   labels  = local.labels
 
   ack_deadline_seconds       = var.subscription_ack_deadline_seconds
@@ -34,24 +49,27 @@ resource "google_pubsub_subscription" "pipeline" {
     ttl = ""
   }
 
+  # Paces redelivery of what a reader hands back without acking: the local read's un-acked messages after
+  # a transient warehouse error, or a lease Dataflow gives up (a worker shutting down). Dataflow never
+  # nacks a message its pipeline fails on: it retries that itself.
   retry_policy {
     minimum_backoff = var.retry_minimum_backoff
     maximum_backoff = var.retry_maximum_backoff
   }
 
-  # Messages the pipeline keeps failing to ack (e.g. a poison message that crashes a worker) end here
-  # instead of blocking their ordering key forever. Messages the pipeline rejects itself are dead-lettered
-  # by the pipeline, to the same topic and to the dead-letter table.
-  dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter.id
-    max_delivery_attempts = var.max_delivery_attempts
-  }
+  # Deliberately no dead_letter_policy. Dataflow's Pub/Sub read acks a message once its first stage has
+  # checkpointed it, and retries failures inside the job, so max_delivery_attempts never sees a poison
+  # message; what it would count are Dataflow's internal nacks and expired leases (autoscaling, drain,
+  # worker restarts), so it would divert healthy messages to the dead-letter topic, around the warehouse
+  # and the dead-letter table. Locally it would dead-letter messages left for redelivery after a transient
+  # error, which must never be dead-lettered. Messages the pipeline cannot process are dead-lettered by the
+  # pipeline itself: the order_events_dead_letter table, plus the dead-letter topic with --dead_letter_topic.
 }
 
 resource "google_pubsub_subscription" "dead_letter" {
   project = var.project_id
   name    = var.dead_letter_subscription_name
-  topic   = google_pubsub_topic.dead_letter.id
+  topic   = google_pubsub_topic.topics["dead_letter"].id
   labels  = local.labels
 
   ack_deadline_seconds       = 60
@@ -62,31 +80,11 @@ resource "google_pubsub_subscription" "dead_letter" {
   }
 }
 
-# Dead-lettering is done by the Pub/Sub service agent: without these two grants Pub/Sub keeps
-# redelivering instead of forwarding (the console shows "dead letter permissions missing").
-resource "google_pubsub_topic_iam_member" "dead_letter_publisher_service_agent" {
-  project = var.project_id
-  topic   = google_pubsub_topic.dead_letter.name
-  role    = "roles/pubsub.publisher"
-  member  = local.pubsub_service_agent
-
-  depends_on = [google_project_service_identity.agents]
-}
-
-resource "google_pubsub_subscription_iam_member" "pipeline_subscriber_service_agent" {
-  project      = var.project_id
-  subscription = google_pubsub_subscription.pipeline.name
-  role         = "roles/pubsub.subscriber"
-  member       = local.pubsub_service_agent
-
-  depends_on = [google_project_service_identity.agents]
-}
-
 resource "google_pubsub_topic_iam_member" "publishers" {
   for_each = toset(var.publisher_members)
 
   project = var.project_id
-  topic   = google_pubsub_topic.orders.name
+  topic   = google_pubsub_topic.topics["orders"].name
   role    = "roles/pubsub.publisher"
   member  = each.value
 }

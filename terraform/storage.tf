@@ -49,7 +49,7 @@ resource "google_storage_bucket" "dataflow" {
   }
 
   dynamic "encryption" {
-    for_each = local.cmek_enabled ? [var.kms_key_name] : []
+    for_each = local.cmek_keys
     content {
       default_kms_key_name = encryption.value
     }

@@ -83,36 +83,25 @@ variable "enable_message_ordering" {
 
 variable "retry_minimum_backoff" {
   type        = string
-  description = "Minimum delay before Pub/Sub redelivers a nacked or expired message (seconds, with an s suffix)."
+  description = "Minimum delay before Pub/Sub redelivers a message of the pipeline subscription that was nacked or whose lease expired (seconds, with an s suffix). On Dataflow this only paces messages the job hands back (e.g. a worker shutting down): Dataflow retries messages its pipeline fails on itself, without nacking."
   default     = "10s"
 }
 
 variable "retry_maximum_backoff" {
   type        = string
-  description = "Maximum delay before Pub/Sub redelivers a nacked or expired message (seconds, with an s suffix, at most 600s)."
+  description = "Maximum delay before Pub/Sub redelivers a message of the pipeline subscription that was nacked or whose lease expired (seconds, with an s suffix, at most 600s). See retry_minimum_backoff for what it applies to on Dataflow."
   default     = "600s"
-}
-
-variable "max_delivery_attempts" {
-  type        = number
-  description = "Delivery attempts after which Pub/Sub moves a message from the pipeline subscription to the dead-letter topic (5-100)."
-  default     = 5
-
-  validation {
-    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
-    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub's limits)."
-  }
 }
 
 variable "dead_letter_topic_name" {
   type        = string
-  description = "Pub/Sub topic for messages that could not be delivered or processed (--dead_letter_topic)."
+  description = "Pub/Sub topic the pipeline publishes the messages it rejects to (--dead_letter_topic), with error_* attributes; they always land in the order_events_dead_letter table too. The pipeline subscription has no dead-letter policy: on Dataflow one would not catch poison messages (see pubsub.tf)."
   default     = "orders-dead-letter"
 }
 
 variable "dead_letter_subscription_name" {
   type        = string
-  description = "Pull subscription on the dead-letter topic, so dead letters are kept for inspection and replay."
+  description = "Pull subscription on the dead-letter topic, so the pipeline's dead letters are kept for inspection and replay."
   default     = "orders-dead-letter-sub"
 }
 

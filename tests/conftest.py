@@ -9,10 +9,31 @@ from pathlib import Path
 import pytest
 from pubsub_helpers import create_pubsub_names
 
-from publishers import emulator as pubsub_emulator
+from orders_local import emulator as pubsub_emulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OLIST_DIR = REPO_ROOT.parent / "shared" / "data" / "olist"
+TESTS_DIR = Path(__file__).resolve().parent
+
+# Markers are given here, not by hand: `make test-unit` runs `-m unit`, the rest of `make test` `-m "not unit"`.
+# A test under one of these folders gets its marker...
+DIRECTORY_MARKERS = {"e2e": "e2e", "dbt": "dbt", "terraform": "terraform"}
+# ...and so does any test, wherever it lives, that uses one of these fixtures (directly or through another).
+FIXTURE_MARKERS = {"pubsub": "e2e", "warehouse_path": "dbt", "dbt_build": "dbt"}
+SLOW_MARKERS = frozenset({*DIRECTORY_MARKERS.values(), *FIXTURE_MARKERS.values()})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """e2e (Pub/Sub emulator), dbt (a dbt build), terraform (checkov, gcloud, HCL); `unit` for all the rest."""
+    for item in items:
+        path = Path(item.path).resolve()
+        parts = path.relative_to(TESTS_DIR).parts if path.is_relative_to(TESTS_DIR) else ()
+        names = {DIRECTORY_MARKERS[parts[0]]} if len(parts) > 1 and parts[0] in DIRECTORY_MARKERS else set()
+        names |= {marker for fixture, marker in FIXTURE_MARKERS.items() if fixture in getattr(item, "fixturenames", ())}
+        for name in sorted(names):
+            item.add_marker(name)
+        if not any(marker.name in SLOW_MARKERS for marker in item.iter_markers()):
+            item.add_marker("unit")
 
 
 @pytest.fixture(scope="session")

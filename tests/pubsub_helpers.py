@@ -7,7 +7,7 @@ import time
 
 from google.cloud import pubsub_v1
 
-from publishers import emulator as pubsub_emulator
+from orders_local import emulator as pubsub_emulator
 
 _names = itertools.count()
 

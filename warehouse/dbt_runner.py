@@ -37,6 +37,7 @@ from pathlib import Path
 
 import duckdb
 
+from schemas.settings import RAW_SCHEMA_ENV, default_duckdb_path, default_raw_schema
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, connect
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, quote
 
@@ -44,17 +45,14 @@ LOGGER = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
-DEFAULT_DUCKDB_PATH = REPO_ROOT / "data" / "warehouse.duckdb"
 TARGETS = ("local", "bigquery")
 #: The schema dbt builds into on the local target (dbt/profiles.yml).
 DBT_SCHEMA = "analytics"
 
 #: Environment variables: the raw warehouse (shared with the pipeline), the analytics file, the raw schema
 #: (read by dbt/models/staging/_sources.yml) and the file dbt works on (read by dbt/profiles.yml).
-DUCKDB_PATH_ENV = "ORDERS_DUCKDB_PATH"
 DBT_DUCKDB_PATH_ENV = "DBT_DUCKDB_PATH"
 ANALYTICS_PATH_ENV = "ORDERS_ANALYTICS_DUCKDB_PATH"
-RAW_SCHEMA_ENV = "ORDERS_RT_SCHEMA"
 
 #: dbt commands that need the current raw data: they run on a fresh snapshot.
 SNAPSHOT_COMMANDS = frozenset({"build", "run", "seed", "snapshot", "source", "freshness"})
@@ -196,7 +194,7 @@ def run(
     dbt_args: Sequence[str] = (),
     *,
     target: str = "local",
-    duckdb_path: Path = DEFAULT_DUCKDB_PATH,
+    duckdb_path: Path | None = None,
     analytics_path: Path | None = None,
     raw_schema: str = DEFAULT_SCHEMA,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -205,7 +203,7 @@ def run(
     args = (command, *dbt_args, "--target", target)
     if target != "local":
         return DbtInvocation(args, dbt_environment(target, None, raw_schema)).run()
-    duckdb_path = duckdb_path.resolve()
+    duckdb_path = (duckdb_path or default_duckdb_path()).resolve()
     analytics_path = (analytics_path or default_analytics_path(duckdb_path)).resolve()
     check_analytics_path(analytics_path)
     if command not in SNAPSHOT_COMMANDS:
@@ -241,8 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--duckdb-path",
+        "--duckdb_path",
         type=Path,
-        default=Path(os.environ.get(DUCKDB_PATH_ENV, DEFAULT_DUCKDB_PATH)),
+        default=default_duckdb_path(),
         help="raw warehouse written by the pipeline (default: $ORDERS_DUCKDB_PATH or data/warehouse.duckdb)",
     )
     parser.add_argument(
@@ -254,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--raw-schema",
-        default=os.environ.get(RAW_SCHEMA_ENV, DEFAULT_SCHEMA),
+        default=default_raw_schema(),
         help=f"schema/dataset of the raw tables (default: $ORDERS_RT_SCHEMA or {DEFAULT_SCHEMA})",
     )
     parser.add_argument(

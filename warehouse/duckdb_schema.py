@@ -5,8 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from schemas import TableSchema, table_names, table_schema
-
-DEFAULT_SCHEMA = "orders_rt"
+from schemas.settings import DEFAULT_DATASET as DEFAULT_SCHEMA
 
 # BigQuery NUMERIC is DECIMAL(38, 9); TIMESTAMP is an absolute instant, so TIMESTAMPTZ (sessions run in UTC).
 _DUCKDB_TYPES = {

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import io
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from schemas import TableSchema, table_schema
+from schemas.settings import default_duckdb_path
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, connect
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, quote
 
@@ -60,8 +60,6 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "FLOAT64": pa.float64(),
     "FLOAT": pa.float64(),
 }
-
-DEFAULT_DUCKDB_PATH = Path(__file__).resolve().parent.parent / "data" / "warehouse.duckdb"
 
 
 class ReferenceDataError(ValueError):
@@ -284,8 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--duckdb-path",
+        "--duckdb_path",
         type=Path,
-        default=Path(os.environ.get("ORDERS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)),
+        default=default_duckdb_path(),
         help="DuckDB file for --sink duckdb (default: $ORDERS_DUCKDB_PATH or data/warehouse.duckdb)",
     )
     parser.add_argument(

@@ -1,29 +1,30 @@
-"""The interface every warehouse implements, and what the sink DoFns need to know about failures."""
+"""The interface every warehouse implements, and how the sink DoFns tell failures apart.
+
+Three kinds of failure, three answers (DESIGN.md, "Failure rules"):
+- transient (a lock, a 5xx, an aborted transaction, a network fault) that outlasts its retries:
+  :class:`RetryLaterError` — the messages are not acked (local read) or the bundle fails (Dataflow), so they
+  come back; never dead-lettered;
+- the content of a batch refused (a value the engine cannot take): :class:`ContentRefusedError` — the batch is
+  split until only the offending snapshots remain, and those are dead-lettered, each with its own error;
+- anything the warehouse raises that is neither is treated as content only after splitting shows it follows
+  one snapshot; infrastructure errors (permissions, a missing table) are RetryLaterError.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from beam_pipelines.messages import SnapshotRows
+from beam_pipelines.sinks.fold import StoredVersion
 
 
 class RetryLaterError(RuntimeError):
-    """A transient failure that outlasted its retries (e.g. another process held the DuckDB file).
-
-    Where messages can be redelivered (the local read acks after commit), the batch is left un-acked and
-    comes back; elsewhere the error propagates so the runner retries the bundle.
-    """
+    """A transient or infrastructure failure that outlasted its retries: leave the messages for redelivery."""
 
 
-@dataclass(frozen=True)
-class UpsertOutcome:
-    """What one flush did: snapshots that became current, and the ones that changed nothing."""
-
-    applied: int
-    stale: int
-    duplicate: int
+class ContentRefusedError(RuntimeError):
+    """The warehouse refused a batch because of what it holds (the cause is chained)."""
 
 
 class Warehouse(Protocol):
@@ -32,19 +33,11 @@ class Warehouse(Protocol):
     def prepare(self) -> None:
         """Check (or, where allowed, create) the tables before the first write."""
 
-    def upsert(self, snapshots: Sequence[SnapshotRows]) -> UpsertOutcome:
-        """Apply snapshots (at most one per order) to orders, order_items and order_payments, so that each
-        order ends equal to its highest-sequence snapshot. Raises RetryLaterError or any other exception."""
+    def upsert(self, snapshots: Sequence[SnapshotRows]) -> Mapping[str, StoredVersion]:
+        """Apply snapshots (at most one per order) to orders, order_items and order_payments, each only where it
+        is newer than what the order holds; return what the batch's orders held before (one transaction).
+        Raises RetryLaterError or ContentRefusedError."""
 
     def write_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Append rows to order_events_dead_letter."""
-
-
-def latest_per_order(snapshots: Sequence[SnapshotRows]) -> tuple[list[SnapshotRows], int]:
-    """Keep each order's highest-sequence snapshot of the batch (first one wins a tie); count the rest."""
-    latest: dict[str, SnapshotRows] = {}
-    for snapshot in snapshots:
-        kept = latest.get(snapshot.order_id)
-        if kept is None or snapshot.sequence > kept.sequence:
-            latest[snapshot.order_id] = snapshot
-    return list(latest.values()), len(snapshots) - len(latest)
+        """Append rows to order_events_dead_letter, skipping any whose dead_letter_id is already stored.
+        Raises RetryLaterError or ContentRefusedError."""

@@ -2,8 +2,11 @@
 
 The batch travels as typed query parameters (``UNNEST(@orders)`` etc.), never as SQL text; the statements
 are the same guarded MERGE/DELETE as DuckDB's (see upsert_sql). Transient errors (rate limits, 5xx,
-concurrent-transaction aborts) are retried with google-api-core's exponential backoff; what still fails
-propagates to the sink DoFn, which dead-letters the batch with the error.
+concurrent-transaction aborts) are retried with google-api-core's exponential backoff; when they outlast it,
+the flush raises RetryLaterError and the bundle fails, so Dataflow retries it (never a dead letter). A 400 that
+is not a transient in disguise is the batch's content: ContentRefusedError, and the sink splits the batch
+until the offending snapshots are found. Permissions and missing tables are not the messages' fault:
+RetryLaterError, so nothing is dead-lettered while the job is misconfigured.
 
 Tables are never created implicitly: Terraform creates them, or ``--create_tables`` does from schemas/.
 """
@@ -11,16 +14,18 @@ Tables are never created implicitly: Terraform creates them, or ``--create_table
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from google.api_core import exceptions, retry
 
 from beam_pipelines.messages import SnapshotRows
-from beam_pipelines.sinks.base import UpsertOutcome
+from beam_pipelines.sinks.base import ContentRefusedError, RetryLaterError
+from beam_pipelines.sinks.fold import StoredVersion
 from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
-from schemas import DEAD_LETTER, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, TableSchema, table_names, table_schema
+from schemas import DEAD_LETTER_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, TableSchema, table_names, table_schema
 
 _SCALAR_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
 
@@ -45,6 +50,26 @@ def is_transient(error: BaseException) -> bool:
 
 
 DEFAULT_RETRY = retry.Retry(predicate=is_transient, initial=1.0, maximum=32.0, multiplier=2.0, timeout=300.0)
+#: insertAll takes at most 10 MB per request: dead letters go in chunks well under it.
+MAX_INSERT_REQUEST_BYTES = 8 << 20
+MAX_INSERT_ROWS = 500
+
+
+@contextlib.contextmanager
+def _classified() -> Iterator[None]:
+    """Turn what the client raises (after its retries) into the sink's two answers (see sinks.base)."""
+    try:
+        yield
+    except exceptions.RetryError as error:  # transient errors outlasted the retry budget
+        raise RetryLaterError(f"BigQuery kept failing transiently: {error.cause or error}") from error
+    except exceptions.GoogleAPICallError as error:
+        if is_transient(error) or not isinstance(error, exceptions.BadRequest):
+            raise RetryLaterError(f"BigQuery {type(error).__name__}: {error}") from error
+        raise ContentRefusedError(f"BigQuery refused the batch: {error}") from error
+    except (ConnectionError, TimeoutError) as error:
+        raise RetryLaterError(f"BigQuery unreachable: {error}") from error
+    except (TypeError, ValueError, OverflowError, UnicodeError) as error:  # building the request from values
+        raise ContentRefusedError(f"{type(error).__name__}: {error}") from error
 
 
 def _parameter_type(column):
@@ -124,49 +149,65 @@ class BigQueryWarehouse:
                 [
                     "BEGIN TRANSACTION",
                     *stage,
-                    f"CREATE TEMP TABLE batch_outcome AS {self.sql.outcome()}",
+                    f"CREATE TEMP TABLE stored_versions AS {self.sql.stored_versions()}",
                     *self.sql.statements(),
                     "COMMIT TRANSACTION",
-                    "SELECT applied, stale, duplicate FROM batch_outcome",
+                    "SELECT order_id, _sequence, _event_id FROM stored_versions",
                 ]
             )
             + ";"
         )
 
-    def upsert(self, snapshots: Sequence[SnapshotRows]) -> UpsertOutcome:
+    def upsert(self, snapshots: Sequence[SnapshotRows]) -> Mapping[str, StoredVersion]:
         from google.cloud import bigquery
 
-        config = bigquery.QueryJobConfig(
-            query_parameters=[
-                rows_parameter(ORDERS, table_schema(ORDERS), [s.order for s in snapshots]),
-                rows_parameter(ORDER_ITEMS, table_schema(ORDER_ITEMS), [r for s in snapshots for r in s.items]),
-                rows_parameter(
-                    ORDER_PAYMENTS, table_schema(ORDER_PAYMENTS), [r for s in snapshots for r in s.payments]
-                ),
-            ]
-        )
-        script = self.script()
+        with _classified():
+            config = bigquery.QueryJobConfig(
+                query_parameters=[
+                    rows_parameter(ORDERS, table_schema(ORDERS), [s.order for s in snapshots]),
+                    rows_parameter(ORDER_ITEMS, table_schema(ORDER_ITEMS), [r for s in snapshots for r in s.items]),
+                    rows_parameter(
+                        ORDER_PAYMENTS, table_schema(ORDER_PAYMENTS), [r for s in snapshots for r in s.payments]
+                    ),
+                ]
+            )
+            script = self.script()
 
-        def run_once():
-            return list(self.client.query(script, job_config=config, location=self.location).result())
+            def run_once():
+                return list(self.client.query(script, job_config=config, location=self.location).result())
 
-        rows = self.retry_policy(run_once)()
-        applied, stale, duplicate = (rows[0][0], rows[0][1], rows[0][2]) if rows else (0, 0, 0)
-        return UpsertOutcome(int(applied or 0), int(stale or 0), int(duplicate or 0))
+            rows = self.retry_policy(run_once)()
+        return {row[0]: StoredVersion(int(row[1]), row[2]) for row in rows}
 
     def write_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:
-        table = f"{self.project}.{self.dataset}.{DEAD_LETTER}"
-        payload = [_json_row(row) for row in rows]
+        table = f"{self.project}.{self.dataset}.{DEAD_LETTER_TABLE}"
+        with _classified():
+            for chunk in _insert_chunks([_json_row(row) for row in rows]):
+                # insertId = dead_letter_id: BigQuery drops a redelivered message's second row (best effort, about
+                # a minute); dbt's staging model keeps one row per dead_letter_id for what gets past it.
+                row_ids = [row.get("dead_letter_id") for row in chunk]
 
-        # insertId = the Pub/Sub message id: BigQuery drops a redelivered message's second row (best effort).
-        row_ids = [row.get("message_id") for row in rows]
+                def insert_once(chunk=chunk, row_ids=row_ids):
+                    errors = self.client.insert_rows_json(table, chunk, row_ids=row_ids)
+                    if errors:
+                        raise exceptions.BadRequest(f"dead-letter insert into {table} failed: {errors[:3]}")
 
-        def insert_once():
-            errors = self.client.insert_rows_json(table, payload, row_ids=row_ids)
-            if errors:
-                raise exceptions.BadRequest(f"dead-letter insert into {table} failed: {errors[:3]}")
+                self.retry_policy(insert_once)()
 
-        self.retry_policy(insert_once)()
+
+def _insert_chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Rows in insertAll requests under MAX_INSERT_REQUEST_BYTES and MAX_INSERT_ROWS."""
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        row_size = len(json.dumps(row)) + 100  # the request wraps each row with its insertId
+        if chunk and (size + row_size > MAX_INSERT_REQUEST_BYTES or len(chunk) >= MAX_INSERT_ROWS):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += row_size
+    if chunk:
+        yield chunk
 
 
 def _json_row(row: dict[str, Any]) -> dict[str, Any]:

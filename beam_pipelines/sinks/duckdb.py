@@ -6,21 +6,52 @@ reference loader can take turns with the pipeline instead of failing on DuckDB's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from beam_pipelines.messages import SnapshotRows
-from beam_pipelines.sinks.base import RetryLaterError, UpsertOutcome
+from beam_pipelines.sinks.base import ContentRefusedError, RetryLaterError
+from beam_pipelines.sinks.fold import StoredVersion
 from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
-from schemas import DEAD_LETTER, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, table_schema
+from schemas import DEAD_LETTER_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, table_schema
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, WarehouseLockedError, connect, ensure_tables
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, arrow_schema, quote
+
+#: Errors that say a value cannot be stored (converting rows to Arrow, or DuckDB casting/constraining them).
+_CONTENT_ERRORS = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    UnicodeError,
+    OverflowError,
+    TypeError,
+    ValueError,
+    duckdb.ConversionException,
+    duckdb.ConstraintException,
+    duckdb.InvalidInputException,
+    duckdb.OutOfRangeException,
+    duckdb.TypeMismatchException,
+)
 
 
 def arrow_batch(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=arrow_schema(table_schema(table)))
+
+
+@contextlib.contextmanager
+def _classified(path: str) -> Iterator[None]:
+    """Turn what DuckDB and Arrow raise into the sink's two answers (see sinks.base)."""
+    try:
+        yield
+    except WarehouseLockedError as error:
+        raise RetryLaterError(str(error)) from error
+    except _CONTENT_ERRORS as error:
+        raise ContentRefusedError(f"{type(error).__name__}: {error}") from error
+    except (duckdb.Error, OSError) as error:  # disk, permissions, a missing table: not the messages' fault
+        raise RetryLaterError(f"{path}: {type(error).__name__}: {error}") from error
 
 
 class DuckDBWarehouse:
@@ -35,37 +66,32 @@ class DuckDBWarehouse:
     def prepare(self) -> None:
         ensure_tables(self.path, self.schema)
 
-    def upsert(self, snapshots: Sequence[SnapshotRows]) -> UpsertOutcome:
-        batches = {
-            ORDERS: arrow_batch(ORDERS, [s.order for s in snapshots]),
-            ORDER_ITEMS: arrow_batch(ORDER_ITEMS, [row for s in snapshots for row in s.items]),
-            ORDER_PAYMENTS: arrow_batch(ORDER_PAYMENTS, [row for s in snapshots for row in s.payments]),
-        }
-        try:
+    def upsert(self, snapshots: Sequence[SnapshotRows]) -> Mapping[str, StoredVersion]:
+        with _classified(self.path):
+            batches = {
+                ORDERS: arrow_batch(ORDERS, [s.order for s in snapshots]),
+                ORDER_ITEMS: arrow_batch(ORDER_ITEMS, [row for s in snapshots for row in s.items]),
+                ORDER_PAYMENTS: arrow_batch(ORDER_PAYMENTS, [row for s in snapshots for row in s.payments]),
+            }
             with connect(self.path, lock_timeout=self.lock_timeout) as connection:
                 for name, batch in batches.items():
                     connection.register(staged(name), batch)
                 connection.execute("BEGIN TRANSACTION")
-                applied, stale, duplicate = connection.execute(self.sql.outcome()).fetchone()
+                stored = connection.execute(self.sql.stored_versions()).fetchall()
                 for statement in self.sql.statements():
                     connection.execute(statement).fetchall()
                 connection.execute("COMMIT")
-        except WarehouseLockedError as error:
-            raise RetryLaterError(str(error)) from error
-        return UpsertOutcome(int(applied or 0), int(stale or 0), int(duplicate or 0))
+        return {order_id: StoredVersion(sequence, event_id) for order_id, sequence, event_id in stored}
 
     def write_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:
-        batch = arrow_batch(DEAD_LETTER, rows)
-        try:
+        with _classified(self.path):
+            batch = arrow_batch(DEAD_LETTER_TABLE, rows)
             with connect(self.path, lock_timeout=self.lock_timeout) as connection:
                 connection.register("batch_dead_letter", batch)
                 columns = ", ".join(quote(c) for c in batch.column_names)
-                table = f"{quote(self.schema)}.{quote(DEAD_LETTER)}"
-                # A message redelivered after a crash (same message_id) is recorded once.
+                table = f"{quote(self.schema)}.{quote(DEAD_LETTER_TABLE)}"
+                # A message redelivered after a crash, or a file line backfilled again, is recorded once.
                 connection.execute(
                     f"INSERT INTO {table} ({columns}) SELECT {columns} FROM batch_dead_letter AS b "
-                    f"WHERE b.message_id IS NULL OR NOT EXISTS "
-                    f"(SELECT 1 FROM {table} AS d WHERE d.message_id = b.message_id)"
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS d WHERE d.dead_letter_id = b.dead_letter_id)"
                 )
-        except WarehouseLockedError as error:
-            raise RetryLaterError(str(error)) from error

@@ -5,10 +5,12 @@ Only identifiers from schemas/ are written into the SQL; every value arrives thr
 ``_sequence`` so that, even without a transaction, a row is replaced or deleted only by a newer snapshot of
 its order:
 
-1. ``orders``: update when the batch's sequence is higher, insert when the order is new.
-2. lines (items, payments): upsert only the lines of snapshots that are now their order's current one
-   (``_sequence`` equal to the order's after step 1), then delete the lines of the batch's orders whose
-   ``_sequence`` is older than their order's: a newer snapshot no longer has them.
+0. read what the batch's orders hold before anything changes (sequence and event_id, see sinks.fold);
+1. ``orders``: update when the batch's sequence is higher, insert when the order is new;
+2. lines (items, payments): upsert only the lines of snapshots that are now their order's current one (same
+   ``_sequence`` *and* ``_event_id`` as the order row after step 1: a snapshot with an equal sequence but
+   another event_id is a conflict and must not mix its lines in), then delete the lines of the batch's orders
+   whose ``_sequence`` is older than their order's: a newer snapshot no longer has them.
 """
 
 from __future__ import annotations
@@ -31,14 +33,11 @@ class UpsertSql:
     def __init__(self, qualified: Callable[[str], str]) -> None:
         self.qualified = qualified
 
-    def outcome(self) -> str:
-        """Classify the batch's snapshots against the warehouse before anything changes."""
+    def stored_versions(self) -> str:
+        """What the batch's orders hold before the write: (order_id, _sequence, _event_id)."""
         return (
-            "SELECT "
-            "SUM(CASE WHEN o.order_id IS NULL OR b._sequence > o._sequence THEN 1 ELSE 0 END) AS applied, "
-            "SUM(CASE WHEN b._sequence < o._sequence THEN 1 ELSE 0 END) AS stale, "
-            "SUM(CASE WHEN b._sequence = o._sequence THEN 1 ELSE 0 END) AS duplicate "
-            f"FROM {staged(ORDERS)} AS b LEFT JOIN {self.qualified(ORDERS)} AS o ON o.order_id = b.order_id"
+            f"SELECT o.order_id, o._sequence, o._event_id FROM {self.qualified(ORDERS)} AS o "
+            f"WHERE o.order_id IN (SELECT order_id FROM {staged(ORDERS)})"
         )
 
     def merge_orders(self) -> str:
@@ -54,7 +53,7 @@ class UpsertSql:
         key = " AND ".join(f"t.{k} = s.{k}" for k in table.primary_key)
         current = (
             f"SELECT l.* FROM {staged(name)} AS l JOIN {self.qualified(ORDERS)} AS o "
-            "ON o.order_id = l.order_id AND o._sequence = l._sequence"
+            "ON o.order_id = l.order_id AND o._sequence = l._sequence AND o._event_id = l._event_id"
         )
         return (
             f"MERGE INTO {self.qualified(name)} AS t USING ({current}) AS s ON {key} "

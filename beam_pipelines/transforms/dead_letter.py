@@ -1,29 +1,37 @@
 """DeadLetterSink: failed messages to the warehouse's dead-letter table and, optionally, a Pub/Sub topic.
 
-The payload is kept byte for byte with its attributes, next to the stage, kind, message and JSON path of
-the error. Records are batched inside the DoFn like the upsert sink, and acked after they are stored.
+The payload is kept byte for byte with its attributes, next to the stage, kind, message and JSON path of the
+error (rows built by beam_pipelines.dead_letters, which cannot fail on content). Records are batched like the
+upsert sink and acked after they are stored. Each message is stored once: duplicates within a flush are
+dropped here, and the warehouse skips a dead_letter_id it already holds (redelivery, a re-run backfill).
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Sequence
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
-from beam_pipelines.acks import SubscriptionAcker
+from beam_pipelines import metrics
+from beam_pipelines.acks import TRANSIENT_PUBSUB_ERRORS
+from beam_pipelines.dead_letters import clean_text, topic_attributes
 from beam_pipelines.messages import DeadLetter
-from beam_pipelines.sinks.base import RetryLaterError, Warehouse
+from beam_pipelines.sinks.base import RetryLaterError
+from beam_pipelines.transforms.batching import BatchingSinkFn
 
 LOGGER = logging.getLogger(__name__)
-#: Pub/Sub limits an attribute value to 1024 bytes.
-MAX_ATTRIBUTE_BYTES = 1024
-
-
-def _attribute(text: str | None) -> str:
-    encoded = (text or "").encode("utf-8")[:MAX_ATTRIBUTE_BYTES]
-    return encoded.decode("utf-8", errors="ignore")
+_ROW_REFUSED_KEEPS = (
+    "timestamp",
+    "message_id",
+    "dead_letter_id",
+    "error_stage",
+    "error_kind",
+    "error_path",
+    "payload_size_bytes",
+    "payload_sha256",
+    "payload_truncated",
+)
 
 
 class DeadLetterTopic:
@@ -33,91 +41,87 @@ class DeadLetterTopic:
         self.topic = topic
         self._client = None
 
-    def __getstate__(self) -> dict:
-        return {"topic": self.topic, "_client": None}
-
-    def publish(self, records: list[DeadLetter]) -> None:
-        from google.cloud import pubsub_v1
-
+    def open(self) -> None:
         if self._client is None:
+            from google.cloud import pubsub_v1
+
             self._client = pubsub_v1.PublisherClient()
-        futures = []
-        for record in records:
-            row = record.row
-            attributes = {
-                **_original_attributes(row["attributes"]),
-                "error_stage": _attribute(row["error_stage"]),
-                "error_kind": _attribute(row["error_kind"]),
-                "error_message": _attribute(row["error_message"]),
-                "error_path": _attribute(row["error_path"]),
-            }
-            futures.append(self._client.publish(self.topic, row["payload_bytes"] or b"", **attributes))
-        for future in futures:
-            future.result(timeout=120)
+
+    def publish(self, records: Sequence[DeadLetter]) -> None:
+        """Publish every record, or raise RetryLaterError (they are stored already; redelivery publishes again)."""
+        self.open()
+        try:
+            futures = [
+                self._client.publish(self.topic, record.row["payload_bytes"] or b"", **topic_attributes(record.row))
+                for record in records
+            ]
+            for future in futures:
+                future.result(timeout=120)
+        except TRANSIENT_PUBSUB_ERRORS as error:
+            raise RetryLaterError(f"publishing to {self.topic} failed transiently: {error}") from error
+        except Exception as error:  # a deleted topic, missing permission: the operator's to fix, not a dead letter
+            raise RetryLaterError(f"publishing to {self.topic} failed: {type(error).__name__}: {error}") from error
 
 
-def _original_attributes(attributes_json: str) -> dict[str, str]:
-    return {key: _attribute(value) for key, value in json.loads(attributes_json or "{}").items()}
+def minimal_row(row: dict, error: BaseException) -> dict:
+    """What is kept of a dead-letter row the warehouse refused: ids, the error, and the payload's hash only."""
+    kept = {name: row.get(name) for name in _ROW_REFUSED_KEEPS}
+    kept["error_message"] = clean_text(
+        f"{row.get('error_message')} [the dead-letter row itself was refused ({error}); payload kept as its "
+        "SHA-256 only]",
+        4096,
+    )
+    return kept
 
 
-class DeadLetterWriteFn(beam.DoFn):
-    def __init__(
-        self,
-        warehouse: Warehouse,
-        topic: DeadLetterTopic | None = None,
-        batch_size: int = 1000,
-        acker: SubscriptionAcker | None = None,
-    ) -> None:
-        self.warehouse = warehouse
+class DeadLetterWriteFn(BatchingSinkFn):
+    def __init__(self, warehouse, topic: DeadLetterTopic | None = None, batch_size: int = 1000, acker=None):
+        super().__init__(warehouse, batch_size, acker)
         self.topic = topic
-        self.batch_size = batch_size
-        self.acker = acker
-        self.written = Metrics.counter("DeadLetterSink", "dead_letters_written")
-        self.deferred = Metrics.counter("DeadLetterSink", "deferred_for_redelivery")
 
     def setup(self) -> None:
-        self.warehouse.prepare()
-
-    def start_bundle(self) -> None:
-        self.buffer: list[DeadLetter] = []
-
-    def process(self, record: DeadLetter):
-        self.buffer.append(record)
-        if len(self.buffer) >= self.batch_size:
-            self._flush()
-
-    def finish_bundle(self) -> None:
-        self._flush()
-
-    def _flush(self) -> None:
-        if not self.buffer:
-            return
-        batch, self.buffer = self.buffer, []
-        try:
-            self.warehouse.write_dead_letters([record.row for record in batch])
-        except RetryLaterError as error:
-            if self.acker is None:
-                raise
-            LOGGER.warning("warehouse busy, %d dead letters left for redelivery: %s", len(batch), error)
-            self.deferred.inc(len(batch))
-            return
+        super().setup()
         if self.topic is not None:
-            self.topic.publish(batch)
-        self.written.inc(len(batch))
-        if self.acker is not None:
-            self.acker.ack(record.ack_id for record in batch)
+            self.topic.open()
+        self.written = metrics.counter(metrics.DEAD_LETTERS_WRITTEN)
+
+    def write(self, batch: Sequence[DeadLetter]):
+        first_of_each: dict[str, DeadLetter] = {}
+        for record in batch:  # a message redelivered within one flush is stored once (and both copies acked)
+            first_of_each.setdefault(record.row["dead_letter_id"], record)
+        unique = list(first_of_each.values())
+        self._store(unique)
+        if self.topic is not None:
+            self.topic.publish(unique)
+        self.written.inc(len(unique))
+        return [], [record.ack_id for record in batch]
+
+    def _store(self, records: Sequence[DeadLetter]) -> None:
+        try:
+            self.warehouse.write_dead_letters([record.row for record in records])
+        except RetryLaterError:
+            raise
+        except Exception as error:  # ContentRefusedError, or anything unforeseen: split to find the row
+            if len(records) > 1:
+                middle = len(records) // 2
+                self._store(records[:middle])
+                self._store(records[middle:])
+                return
+            LOGGER.error(
+                "dead-letter row %s refused, storing its minimal form: %s", records[0].row["dead_letter_id"], error
+            )
+            try:
+                self.warehouse.write_dead_letters([minimal_row(records[0].row, error)])
+            except RetryLaterError:
+                raise
+            except Exception as again:
+                raise RetryLaterError(f"even the minimal dead-letter row was refused: {again}") from again
 
 
 class DeadLetterSink(beam.PTransform):
     """PCollection[DeadLetter] -> None: stored in order_events_dead_letter (+ the topic when given)."""
 
-    def __init__(
-        self,
-        warehouse: Warehouse,
-        topic: str | None = None,
-        batch_size: int = 1000,
-        acker: SubscriptionAcker | None = None,
-    ) -> None:
+    def __init__(self, warehouse, topic: str | None = None, batch_size: int = 1000, acker=None) -> None:
         super().__init__()
         self.warehouse = warehouse
         self.topic = DeadLetterTopic(topic) if topic else None

@@ -8,6 +8,10 @@ point leaves un-acked messages that Pub/Sub redelivers and the idempotent upsert
 
 With ``max_idle_seconds`` the read claims the end of its restriction after that long without a message, so
 the pipeline drains and ``run()`` returns (FnApiRunner has no cancel()).
+
+A pull that fails (a deadline on a busy machine, the emulator restarting, the subscription briefly gone) is
+logged, counted and tried again after a growing pause; it never ends the job. Time without a message counts
+as idle either way, so a local job with ``max_idle_seconds`` still stops if the emulator never comes back.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ import warnings
 import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Timestamp
 
+from beam_pipelines import metrics
 from beam_pipelines.messages import ReceivedMessage
 
 LOGGER = logging.getLogger(__name__)
@@ -35,6 +39,9 @@ MAX_MESSAGES_PER_BUNDLE = 5000
 PULL_SIZE = 1000
 #: Pause between empty pulls, so an idle pipeline does not spin a core.
 IDLE_PAUSE_SECONDS = 0.02
+#: After a failed pull, wait this long, doubling per consecutive failure up to the maximum.
+ERROR_PAUSE_SECONDS = 0.1
+MAX_ERROR_PAUSE_SECONDS = 5.0
 _END = sys.maxsize
 
 #: Last time each read (by its run token) got a message, shared by the DoFn instances of this process.
@@ -66,13 +73,14 @@ class PullMessagesFn(beam.DoFn):
         self.subscription = subscription
         self.max_idle_seconds = max_idle_seconds
         self.run_token = uuid.uuid4().hex  # one idle clock per pipeline, even when a process runs several
-        self.pulled = Metrics.counter("ReadOrderEvents", "messages_pulled")
-        self.polls = Metrics.counter("ReadOrderEvents", "polls")
 
     def setup(self) -> None:
         from google.cloud import pubsub_v1
 
         self.client = pubsub_v1.SubscriberClient()
+        self.pulled = metrics.counter(metrics.MESSAGES_PULLED)
+        self.pull_errors = metrics.counter(metrics.PULL_ERRORS)
+        self.consecutive_errors = 0
         _last_message_at.setdefault(self.run_token, time.monotonic())
 
     def teardown(self) -> None:
@@ -81,6 +89,34 @@ class PullMessagesFn(beam.DoFn):
             client.close()
 
     def _pull(self) -> list:
+        """What is waiting (possibly nothing); a failed pull is logged, paused on and reported as nothing."""
+        try:
+            received = self._pull_once()
+        except Exception as error:  # transient or not, the read must survive it: the next poll tries again
+            self.consecutive_errors += 1
+            self.pull_errors.inc()
+            pause = min(ERROR_PAUSE_SECONDS * 2 ** (self.consecutive_errors - 1), MAX_ERROR_PAUSE_SECONDS)
+            log = (
+                LOGGER.warning
+                if self.consecutive_errors in (1, 10) or self.consecutive_errors % 100 == 0
+                else LOGGER.debug
+            )
+            log(
+                "pull from %s failed (%d in a row), retrying in %.1fs: %s: %s",
+                self.subscription,
+                self.consecutive_errors,
+                pause,
+                type(error).__name__,
+                error,
+            )
+            time.sleep(pause)
+            return []
+        if self.consecutive_errors:
+            LOGGER.warning("pulling from %s again after %d failed pulls", self.subscription, self.consecutive_errors)
+            self.consecutive_errors = 0
+        return received
+
+    def _pull_once(self) -> list:
         # return_immediately is deprecated for production Pub/Sub, where Dataflow's native read is used
         # instead; the emulator honours it, and it keeps an idle local pipeline from blocking ~29 s per pull.
         response = self.client.pull(
@@ -89,7 +125,7 @@ class PullMessagesFn(beam.DoFn):
                 "max_messages": PULL_SIZE,
                 "return_immediately": True,
             },
-            timeout=60,
+            timeout=30,
         )
         return list(response.received_messages)
 
@@ -103,7 +139,6 @@ class PullMessagesFn(beam.DoFn):
         restriction = tracker.current_restriction()
         if not tracker.try_claim(restriction.start):
             return
-        self.polls.inc()
         count = 0
         while count < MAX_MESSAGES_PER_BUNDLE:
             received = self._pull()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.metrics import Metrics
 
-from beam_pipelines.messages import DEAD_LETTER, OrderSnapshot, ReceivedMessage, dead_letter
-from schemas.validation import EventValidator
+from beam_pipelines import metrics
+from beam_pipelines.dead_letters import dead_letter, internal_error
+from beam_pipelines.messages import DEAD_LETTER, OrderSnapshot, ReceivedMessage
+from schemas.validation import STAGE_PARSE, EventValidator
 
 VALID = "valid"
 
@@ -15,22 +16,24 @@ VALID = "valid"
 class ParseAndValidateFn(beam.DoFn):
     def setup(self) -> None:
         self.validator = EventValidator()  # compiles the schemas once per worker
-        self.valid = Metrics.counter("ParseAndValidate", "valid")
-        self.invalid = Metrics.counter("ParseAndValidate", "invalid")
+        self.valid = metrics.counter(metrics.VALID)
+        self.invalid = metrics.counter(metrics.INVALID)
 
     def process(self, message: ReceivedMessage):
-        result = self.validator.validate_payload(message.data, message.attributes)
-        if result.ok:
-            self.valid.inc()
-            yield OrderSnapshot(result.event, message)
-            return
-        first = result.first_error
+        try:
+            result = self.validator.validate_payload(message.data, message.attributes)
+            if result.ok:
+                self.valid.inc()
+                yield OrderSnapshot(result.event, message)
+                return
+            first = result.first_error
+            record = dead_letter(message, first.stage, first.kind, result.error_message(), first.path, first.stacktrace)
+            kind = first.kind
+        except Exception as error:  # never let one message stop the pipeline
+            record, kind = internal_error(message, STAGE_PARSE, error), "internal_error"
         self.invalid.inc()
-        Metrics.counter("ParseAndValidate", f"invalid_{first.kind}").inc()
-        yield pvalue.TaggedOutput(
-            DEAD_LETTER,
-            dead_letter(message, first.stage, first.kind, result.error_message(), first.path),
-        )
+        metrics.counter(f"invalid_{kind}").inc()
+        yield pvalue.TaggedOutput(DEAD_LETTER, record)
 
 
 class ParseAndValidate(beam.PTransform):

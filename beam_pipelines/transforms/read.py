@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import apache_beam as beam
-from apache_beam import coders
+from apache_beam.io import fileio
 
 from beam_pipelines.messages import ReceivedMessage
 from beam_pipelines.transforms.local_pubsub import ReadFromSubscriptionLocally
@@ -13,8 +15,14 @@ def _from_pubsub(message) -> ReceivedMessage:
     return ReceivedMessage(data=message.data, attributes=dict(message.attributes or {}), message_id=message.message_id)
 
 
-def _from_line(line: bytes) -> ReceivedMessage:
-    return ReceivedMessage(data=line)
+def _numbered_lines(readable: fileio.ReadableFile) -> Iterator[ReceivedMessage]:
+    """Each non-empty line of a file as a message whose origin is ``path:line`` (its dead-letter identity)."""
+    path = readable.metadata.path
+    with readable.open() as handle:
+        for number, line in enumerate(handle, start=1):
+            body = line.removesuffix(b"\n").removesuffix(b"\r") if line.endswith(b"\n") else line
+            if body:
+                yield ReceivedMessage(data=body, origin=f"{path}:{number}")
 
 
 class ReadOrderEvents(beam.PTransform):
@@ -24,7 +32,9 @@ class ReadOrderEvents(beam.PTransform):
       durable checkpoints).
     - ``subscription`` locally: a pull read whose messages are acked by the sinks after their commit.
     - ``file_pattern``: one message body per line, read as bytes so that even invalid UTF-8 reaches the
-      dead letter instead of failing the read.
+      dead letter instead of failing the read; each line knows its file and number, so a backfill run twice
+      dead-letters a bad line once. (Files are read whole by one worker each: backfills of many files
+      parallelize, one huge file does not.)
     """
 
     def __init__(
@@ -48,8 +58,9 @@ class ReadOrderEvents(beam.PTransform):
         if self.file_pattern:
             return (
                 pbegin
-                | "ReadLines" >> beam.io.ReadFromText(self.file_pattern, coder=coders.BytesCoder())
-                | "ToMessages" >> beam.Map(_from_line)
+                | "MatchFiles" >> fileio.MatchFiles(self.file_pattern)
+                | "ReadMatches" >> fileio.ReadMatches()
+                | "ToMessages" >> beam.FlatMap(_numbered_lines)
             )
         if self.on_dataflow:
             return (

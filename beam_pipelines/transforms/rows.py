@@ -6,9 +6,14 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import apache_beam as beam
+from apache_beam import pvalue
 
-from beam_pipelines.messages import OrderSnapshot, SnapshotRows
+from beam_pipelines import metrics
+from beam_pipelines.dead_letters import STAGE_ROWS, internal_error
+from beam_pipelines.messages import DEAD_LETTER, OrderSnapshot, SnapshotRows
 from schemas.timestamps import parse_timestamp
+
+ROWS = "rows"
 
 _ORDER_TIMESTAMPS = (
     "order_purchase_timestamp",
@@ -78,8 +83,22 @@ def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) 
     return SnapshotRows(order_id, event["sequence"], order_row, items, payments, snapshot.message)
 
 
+class ToRowsFn(beam.DoFn):
+    def setup(self) -> None:
+        self.failed = metrics.counter(metrics.ROWS_FAILED)
+
+    def process(self, snapshot: OrderSnapshot):
+        try:
+            rows = snapshot_rows(snapshot)
+        except Exception as error:  # validation should make this impossible; if not, one dead letter, no crash
+            self.failed.inc()
+            yield pvalue.TaggedOutput(DEAD_LETTER, internal_error(snapshot.message, STAGE_ROWS, error))
+            return
+        yield rows
+
+
 class ToRows(beam.PTransform):
-    """PCollection[OrderSnapshot] -> PCollection[SnapshotRows]."""
+    """PCollection[OrderSnapshot] -> {rows: PCollection[SnapshotRows], dead_letter: PCollection[DeadLetter]}."""
 
     def expand(self, snapshots):
-        return snapshots | "SnapshotRows" >> beam.Map(snapshot_rows)
+        return snapshots | "SnapshotRows" >> beam.ParDo(ToRowsFn()).with_outputs(DEAD_LETTER, main=ROWS)

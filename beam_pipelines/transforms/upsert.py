@@ -1,102 +1,111 @@
 """UpsertOrderSnapshots: apply snapshots to orders, order_items and order_payments in micro-batches.
 
-Batching lives inside the DoFn (buffer in ``process``, flush by size and in ``finish_bundle``): on the local
-FnApiRunner, GroupByKey/GroupIntoBatches/windows would fire only when the pipeline ends. A flush keeps each
-order's newest snapshot of the batch, applies the batch to the three tables together (one transaction), then
-acks the batch's messages when the read is the local one. A batch that fails permanently is dead-lettered
-message by message with the error; a transient failure that outlasts its retries leaves the messages
-un-acked for redelivery (local read) or fails the bundle for the runner to retry.
+A flush sends each order's newest snapshot of the batch to the warehouse (one transaction, guarded by
+``_sequence`` and ``_event_id``), then folds the whole batch against what the orders held before (sinks.fold):
+applied, superseded, stale and duplicate snapshots are counted and acked; a snapshot whose sequence equals the
+stored one but whose event_id differs is dead-lettered as ``sequence_conflict``. When the warehouse refuses a
+batch for its content, the batch is split in halves until only the offending snapshots remain: every good one
+lands, and each bad one is dead-lettered with its own error.
 """
 
 from __future__ import annotations
 
-import logging
+import itertools
 import traceback
+from collections.abc import Sequence
 
 import apache_beam as beam
-from apache_beam import pvalue
-from apache_beam.metrics import Metrics
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import Timestamp
-from apache_beam.utils.windowed_value import WindowedValue
 
-from beam_pipelines.acks import SubscriptionAcker
-from beam_pipelines.messages import DEAD_LETTER, STAGE_SINK, SnapshotRows, dead_letter
-from beam_pipelines.sinks.base import RetryLaterError, Warehouse, latest_per_order
+from beam_pipelines import metrics
+from beam_pipelines.dead_letters import STAGE_SINK, dead_letter
+from beam_pipelines.messages import DEAD_LETTER, DeadLetter, SnapshotRows
+from beam_pipelines.sinks import fold
+from beam_pipelines.sinks.base import RetryLaterError
+from beam_pipelines.transforms.batching import BatchingSinkFn
 
-LOGGER = logging.getLogger(__name__)
-APPLIED = "applied"
+REFUSED = "refused"
+SEQUENCE_CONFLICT = "sequence_conflict"
+WAREHOUSE_REJECTED = "warehouse_rejected"
+_COUNTERS = {
+    fold.APPLIED: metrics.APPLIED,
+    fold.SUPERSEDED: metrics.SUPERSEDED,
+    fold.STALE: metrics.STALE,
+    fold.DUPLICATE: metrics.DUPLICATE,
+    fold.CONFLICT: metrics.CONFLICT,
+    REFUSED: metrics.REFUSED,
+}
 
 
-class UpsertSnapshotsFn(beam.DoFn):
-    def __init__(self, warehouse: Warehouse, batch_size: int = 1000, acker: SubscriptionAcker | None = None):
-        self.warehouse = warehouse
-        self.batch_size = batch_size
-        self.acker = acker
-        self.applied = Metrics.counter("UpsertOrderSnapshots", "snapshots_applied")
-        self.stale = Metrics.counter("UpsertOrderSnapshots", "stale_snapshots")
-        self.duplicate = Metrics.counter("UpsertOrderSnapshots", "duplicate_snapshots")
-        self.superseded = Metrics.counter("UpsertOrderSnapshots", "superseded_in_batch")
-        self.flushes = Metrics.counter("UpsertOrderSnapshots", "flushes")
-        self.deferred = Metrics.counter("UpsertOrderSnapshots", "deferred_for_redelivery")
-        self.failed = Metrics.counter("UpsertOrderSnapshots", "dead_lettered")
-
+class UpsertSnapshotsFn(BatchingSinkFn):
     def setup(self) -> None:
-        self.warehouse.prepare()
+        super().setup()
+        self.outcomes = {outcome: metrics.counter(name) for outcome, name in _COUNTERS.items()}
+        self.flushes = metrics.counter(metrics.FLUSHES)
+        self.splits = metrics.counter(metrics.BATCH_SPLITS)
 
-    def start_bundle(self) -> None:
-        self.buffer: list[SnapshotRows] = []
-
-    def process(self, snapshot: SnapshotRows):
-        self.buffer.append(snapshot)
-        if len(self.buffer) >= self.batch_size:
-            yield from (pvalue.TaggedOutput(DEAD_LETTER, record) for record in self._flush())
-
-    def finish_bundle(self):
-        for record in self._flush():
-            yield pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(record, Timestamp.now(), [GlobalWindow()]))
-
-    def _flush(self) -> list:
-        if not self.buffer:
-            return []
-        batch, self.buffer = self.buffer, []
-        latest, superseded = latest_per_order(batch)
-        try:
-            outcome = self.warehouse.upsert(latest)
-        except RetryLaterError as error:
-            if self.acker is None:
-                raise
-            LOGGER.warning("warehouse busy, %d messages left for redelivery: %s", len(batch), error)
-            self.deferred.inc(len(batch))
-            return []
-        except Exception as error:  # a permanent sink error dead-letters the batch, never drops it
-            LOGGER.error("upsert of %d snapshots failed, dead-lettering them: %s", len(batch), error)
-            self.failed.inc(len(batch))
-            stack = traceback.format_exc()
-            kind = type(error).__name__
-            return [
-                dead_letter(s.message, STAGE_SINK, kind, f"warehouse write failed: {error}", None, stack) for s in batch
-            ]
+    def write(self, batch: Sequence[SnapshotRows]):
+        rejected: list[DeadLetter] = []
+        done: list[str | None] = []
+        for snapshot, outcome, error in self._apply(batch):
+            self.outcomes[outcome].inc()
+            if outcome == fold.CONFLICT:
+                rejected.append(_conflict(snapshot))
+            elif outcome == REFUSED:
+                rejected.append(_refused(snapshot, error))
+            else:
+                done.append(snapshot.message.ack_id)
         self.flushes.inc()
-        self.applied.inc(outcome.applied)
-        self.stale.inc(outcome.stale)
-        self.duplicate.inc(outcome.duplicate)
-        self.superseded.inc(superseded)
-        if self.acker is not None:
-            self.acker.ack(s.message.ack_id for s in batch)
-        return []
+        return rejected, done
+
+    def _apply(self, batch: Sequence[SnapshotRows]) -> list[tuple[SnapshotRows, str, BaseException | None]]:
+        try:
+            stored = self.warehouse.upsert(fold.batch_winners(batch))
+        except RetryLaterError:
+            raise
+        except Exception as error:  # ContentRefusedError, or anything unforeseen: split to find who causes it
+            if len(batch) == 1:
+                return [(batch[0], REFUSED, error)]
+            self.splits.inc()
+            middle = len(batch) // 2  # halves in arrival order: the fold stays the one-at-a-time fold
+            return self._apply(batch[:middle]) + self._apply(batch[middle:])
+        return list(zip(batch, fold.classify(batch, stored), itertools.repeat(None), strict=False))
+
+
+def _conflict(snapshot: SnapshotRows) -> DeadLetter:
+    return dead_letter(
+        snapshot.message,
+        STAGE_SINK,
+        SEQUENCE_CONFLICT,
+        f"order {snapshot.order_id} already has a snapshot with sequence {snapshot.sequence} from another event; "
+        f"this event {snapshot.event_id} repeats the sequence with different content (a producer bug: each "
+        "change needs a higher sequence). The stored snapshot is kept whole.",
+        "$.sequence",
+    )
+
+
+def _refused(snapshot: SnapshotRows, error: BaseException | None) -> DeadLetter:
+    cause = error.__cause__ if error is not None and error.__cause__ is not None else error
+    return dead_letter(
+        snapshot.message,
+        STAGE_SINK,
+        WAREHOUSE_REJECTED,
+        f"the warehouse refused this snapshot of order {snapshot.order_id}: {error}",
+        None,
+        "".join(traceback.format_exception(cause)) if cause is not None else None,
+    )
 
 
 class UpsertOrderSnapshots(beam.PTransform):
-    """PCollection[SnapshotRows] -> {dead_letter: PCollection[DeadLetter]} (batches the warehouse refused)."""
+    """PCollection[SnapshotRows] -> PCollection[DeadLetter] (conflicts and snapshots the warehouse refused)."""
 
-    def __init__(self, warehouse: Warehouse, batch_size: int = 1000, acker: SubscriptionAcker | None = None):
+    def __init__(self, warehouse, batch_size: int = 1000, acker=None):
         super().__init__()
         self.warehouse = warehouse
         self.batch_size = batch_size
         self.acker = acker
 
     def expand(self, rows):
-        return rows | "MergeOrdersItemsPayments" >> beam.ParDo(
+        outputs = rows | "MergeOrdersItemsPayments" >> beam.ParDo(
             UpsertSnapshotsFn(self.warehouse, self.batch_size, self.acker)
-        ).with_outputs(DEAD_LETTER, main=APPLIED)
+        ).with_outputs(DEAD_LETTER)
+        return outputs[DEAD_LETTER]

@@ -5,7 +5,11 @@ with
 
 raw_lines as (
 
-    select order_id, product_id, count(*) as line_count, sum(price) as price_total
+    select
+        order_id,
+        product_id,
+        count(*) as line_count,
+        sum(price) as price_total
     from {{ source('orders_rt', 'order_items') }}
     group by order_id, product_id
 
@@ -13,7 +17,11 @@ raw_lines as (
 
 fact_lines as (
 
-    select order_id, product_id, count(*) as line_count, sum(price) as price_total
+    select
+        order_id,
+        product_id,
+        count(*) as line_count,
+        sum(price) as price_total
     from {{ ref('fct_order_items') }}
     group by order_id, product_id
 
@@ -28,8 +36,8 @@ select
 from raw_lines
 full outer join fact_lines
     on raw_lines.order_id = fact_lines.order_id
-    and raw_lines.product_id = fact_lines.product_id
+        and raw_lines.product_id = fact_lines.product_id
 where raw_lines.line_count is null
-   or fact_lines.line_count is null
-   or raw_lines.line_count <> fact_lines.line_count
-   or abs(raw_lines.price_total - fact_lines.price_total) >= 0.005
+    or fact_lines.line_count is null
+    or raw_lines.line_count <> fact_lines.line_count
+    or abs(raw_lines.price_total - fact_lines.price_total) >= 0.005

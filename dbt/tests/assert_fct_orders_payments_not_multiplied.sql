@@ -4,7 +4,9 @@ with
 
 raw_payments as (
 
-    select order_id, sum(payment_value) as raw_total
+    select
+        order_id,
+        sum(payment_value) as raw_total
     from {{ source('orders_rt', 'order_payments') }}
     group by order_id
 
@@ -31,6 +33,8 @@ grand_totals as (
 
 )
 
-select * from per_order where abs(raw_total - payment_total) >= 0.005
+select * from per_order
+where abs(raw_total - payment_total) >= 0.005
 union all
-select * from grand_totals where abs(raw_total - payment_total) >= 0.005
+select * from grand_totals
+where abs(raw_total - payment_total) >= 0.005

@@ -5,7 +5,9 @@ with
 
 raw_revenue as (
 
-    select order_id, sum(price + freight_value) as raw_value
+    select
+        order_id,
+        sum(price + freight_value) as raw_value
     from {{ source('orders_rt', 'order_items') }}
     group by order_id
 
@@ -38,5 +40,5 @@ compared as (
 select *
 from compared
 where raw_value is null
-   or order_value is null
-   or abs(raw_value - order_value) >= 0.005
+    or order_value is null
+    or abs(raw_value - order_value) >= 0.005

@@ -10,8 +10,8 @@ from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.utils import proto_utils
 from hcl2 import SerializationOptions
 
-from beam_pipelines.pipeline import run
-from schemas import DEAD_LETTER, UPSERTED_TABLES
+from beam_pipelines.launcher import run
+from schemas import DEAD_LETTER_TABLE, UPSERTED_TABLES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "my-proj"
@@ -67,7 +67,8 @@ def test_dry_run_uses_terraform_default_names():
     read = transforms["ReadOrderEvents/ReadFromPubSub/Read"]
     payload = proto_utils.parse_Bytes(read.spec.payload, beam_runner_api_pb2.PubSubReadPayload)
     assert payload.subscription == f"projects/{PROJECT}/subscriptions/{names['subscription_name']}"
-    assert payload.timestamp_attribute == "event_time"
+    # Publish time, not an attribute the native read would parse before the pipeline can dead-letter it.
+    assert payload.timestamp_attribute == ""
     assert payload.with_attributes
 
     upsert = dofn(transforms["UpsertOrderSnapshots/MergeOrdersItemsPayments/ParDo(UpsertSnapshotsFn)"])
@@ -79,4 +80,4 @@ def test_dry_run_uses_terraform_default_names():
     dead_letters = dofn(transforms["DeadLetterSink/WriteDeadLetters"])
     assert dead_letters.topic.topic == f"projects/{PROJECT}/topics/{names['dead_letter_topic_name']}"
     assert dead_letters.warehouse.dataset == names["dataset_id"]
-    assert DEAD_LETTER == "order_events_dead_letter"
+    assert DEAD_LETTER_TABLE == "order_events_dead_letter"

@@ -16,7 +16,7 @@ from sample_events import ORDER, snapshot
 from beam_pipelines.messages import DEAD_LETTER, ReceivedMessage
 from beam_pipelines.sinks.duckdb import DuckDBWarehouse
 from beam_pipelines.transforms.parse import VALID, ParseAndValidate
-from beam_pipelines.transforms.rows import ToRows
+from beam_pipelines.transforms.rows import ROWS, ToRows
 from beam_pipelines.transforms.upsert import UpsertOrderSnapshots
 
 
@@ -90,9 +90,9 @@ def test_newest_snapshot_wins_whatever_the_arrival_order(tmp_path, arrival):
             stream = stream.add_elements([ReceivedMessage(body)])
         messages = p | stream.advance_watermark_to_infinity()
         parsed = messages | ParseAndValidate()
-        upserted = parsed[VALID] | ToRows() | UpsertOrderSnapshots(warehouse, batch_size=2)
+        sink_failures = (parsed[VALID] | ToRows())[ROWS] | UpsertOrderSnapshots(warehouse, batch_size=2)
         assert_that(parsed[DEAD_LETTER], equal_to([]), label="no_invalid")
-        assert_that(upserted[DEAD_LETTER], equal_to([]), label="no_sink_failures")
+        assert_that(sink_failures, equal_to([]), label="no_sink_failures")
     assert warehouse_tables(path) == expected_tables(fold_latest(history))
     assert len(warehouse_tables(path)["order_items"]) == 3  # o1: 1 line, o2: 2 lines, o3: none
 
@@ -106,13 +106,10 @@ def test_a_batch_the_warehouse_refuses_is_dead_lettered_with_the_error(tmp_path)
     bodies = [snapshot("o1", 1), snapshot("o2", 1)]
     with TestPipeline(options=_streaming()) as p:
         messages = p | TestStream().add_elements([ReceivedMessage(b) for b in bodies]).advance_watermark_to_infinity()
-        upserted = (
-            (messages | ParseAndValidate())[VALID]
-            | ToRows()
-            | UpsertOrderSnapshots(_RefusingWarehouse(str(tmp_path / "w")))
-        )
+        rows = (messages | ParseAndValidate())[VALID] | ToRows()
+        sink_failures = rows[ROWS] | UpsertOrderSnapshots(_RefusingWarehouse(str(tmp_path / "w")))
         assert_that(
-            upserted[DEAD_LETTER]
+            sink_failures
             | beam.Map(
                 lambda d: (
                     d.row["payload_bytes"],
@@ -122,7 +119,7 @@ def test_a_batch_the_warehouse_refuses_is_dead_lettered_with_the_error(tmp_path)
                     "Traceback" in d.row["stacktrace"],
                 )
             ),
-            equal_to([(b, "sink", "ValueError", True, True) for b in bodies]),
+            equal_to([(b, "sink", "warehouse_rejected", True, True) for b in bodies]),
         )
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from publishers import emulator
+from orders_local import emulator
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -76,12 +76,12 @@ def test_file_output_summary_and_catalog(tmp_path):
 
 
 def test_emulator_help_and_status(tmp_path):
-    result = _run("-m", "publishers.emulator", "--help")
+    result = _run("-m", "orders_local.emulator", "--help")
     assert result.returncode == 0
     assert "start" in result.stdout and "PUBSUB_EMULATOR_HOST" in result.stdout
-    status = _run("-m", "publishers.emulator", "status", "--data-dir", str(tmp_path))
+    status = _run("-m", "orders_local.emulator", "status", "--data-dir", str(tmp_path))
     assert (status.returncode, status.stdout.strip()) == (3, "not running")
-    bad = _run("-m", "publishers.emulator", "restart")
+    bad = _run("-m", "orders_local.emulator", "restart")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 

@@ -131,7 +131,7 @@ def test_valid_event_passes_and_returns_the_event():
         ({"items.1.order_item_id": 1}, ("business_rule", "item_numbering", "$.items[0].order_item_id")),
         (
             {"payments.0.payment_sequential": 2},
-            ("business_rule", "payment_numbering", "$.payments[0].payment_sequential"),
+            ("business_rule", "payment_numbering", "$.payments[1].payment_sequential"),
         ),
         (
             {"order.order_delivered_carrier_date": None},
@@ -230,7 +230,7 @@ def test_table_schemas_load_and_layouts_name_real_columns():
             assert table.column(table.partition_field).type == "TIMESTAMP"
     for name in schemas.UPSERTED_TABLES:
         assert {"_sequence", "_event_id", "_event_time", "_ingested_at"} <= set(schemas.table_schema(name).column_names)
-    dead_letter = schemas.table_schema(schemas.DEAD_LETTER)
+    dead_letter = schemas.table_schema(schemas.DEAD_LETTER_TABLE)
     assert {
         "timestamp",
         "payload_string",

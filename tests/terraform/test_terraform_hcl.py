@@ -1,7 +1,8 @@
 """Offline checks of terraform/: every .tf file parsed with python-hcl2 (no terraform binary needed).
 
 They pin what a plan could not show without a Google Cloud project: tables built from schemas/ (never an
-inline schema), the dead-letter policy and the Pub/Sub service agent's grants, a least-privilege worker
+inline schema), topics and datasets as for_each over typed maps (with `moved` blocks from their old
+addresses), no subscription dead-letter policy promising what Dataflow does not do, a least-privilege worker
 service account, every variable typed and described, the names shared with the pipeline.
 """
 
@@ -38,6 +39,14 @@ WORKER_ROLES = {
     "google_bigquery_dataset_iam_member": {"roles/bigquery.dataEditor"},
     "google_storage_bucket_iam_member": {"roles/storage.objectAdmin", "roles/storage.legacyBucketReader"},
     "google_artifact_registry_repository_iam_member": {"roles/artifactregistry.reader"},
+}
+
+#: Addresses of the former pasted pairs, and where `moved` blocks must take an existing state.
+MOVED_ADDRESSES = {
+    "google_pubsub_topic.orders": 'google_pubsub_topic.topics["orders"]',
+    "google_pubsub_topic.dead_letter": 'google_pubsub_topic.topics["dead_letter"]',
+    "google_bigquery_dataset.orders": 'google_bigquery_dataset.datasets["orders"]',
+    "google_bigquery_dataset.analytics": 'google_bigquery_dataset.datasets["analytics"]',
 }
 
 PRIMITIVE_ROLE = re.compile(r"roles/(owner|editor|viewer)(?![\w.])")
@@ -149,6 +158,18 @@ def table_layouts() -> dict[str, dict[str, Any]]:
     return json.loads((SCHEMAS_DIR / "tables.json").read_text())["tables"]
 
 
+def typed_map(local_name: str) -> dict[str, Any]:
+    """A local written as tomap({...}), parsed back into a dict: its keys are for_each keys."""
+    match = re.fullmatch(r"tomap\((\{.*\})\)", expression(locals_()[local_name]), re.S)
+    assert match, f"local.{local_name} must be a typed map, tomap({{...}}), got {locals_()[local_name]!r}"
+    return hcl2.loads(f"value = {match.group(1)}", serialization_options=PARSE_OPTIONS)["value"]
+
+
+def clauses(text: str) -> list[str]:
+    """Text cut at punctuation and table cells, so a negation only covers the clause it is in."""
+    return [clause.strip() for clause in re.split(r"[.,;:|()]\s", " ".join(text.split())) if clause.strip()]
+
+
 # --------------------------------------------------------------------------------------------------------
 
 
@@ -186,11 +207,54 @@ def test_resource_names_default_to_the_pipeline_defaults() -> None:
     declared = variables()
     actual = {name: declared[name].get("default") for name in PIPELINE_NAME_DEFAULTS}
     assert actual == PIPELINE_NAME_DEFAULTS
-    assert resources("google_pubsub_topic")["orders"]["name"] == "${var.topic_name}"
-    assert resources("google_pubsub_topic")["dead_letter"]["name"] == "${var.dead_letter_topic_name}"
+    assert typed_map("topics") == {"orders": "${var.topic_name}", "dead_letter": "${var.dead_letter_topic_name}"}
+    assert resources("google_pubsub_topic")["topics"]["name"] == "${each.value}"
     assert resources("google_pubsub_subscription")["pipeline"]["name"] == "${var.subscription_name}"
     assert resources("google_pubsub_subscription")["dead_letter"]["name"] == "${var.dead_letter_subscription_name}"
-    assert resources("google_bigquery_dataset")["orders"]["dataset_id"] == "${var.dataset_id}"
+    datasets = typed_map("datasets")
+    assert {key: body["dataset_id"] for key, body in datasets.items()} == {
+        "orders": "${var.dataset_id}",
+        "analytics": "${var.analytics_dataset_id}",
+    }
+    assert resources("google_bigquery_dataset")["datasets"]["dataset_id"] == "${each.value.dataset_id}"
+
+
+def test_topics_and_datasets_are_one_for_each_resource_each() -> None:
+    topics = resources("google_pubsub_topic")
+    assert list(topics) == ["topics"], f"expected one for_each topic resource, found {sorted(topics)}"
+    assert expression(topics["topics"]["for_each"]) == "local.topics"
+    datasets = resources("google_bigquery_dataset")
+    assert list(datasets) == ["datasets"], f"expected one for_each dataset resource, found {sorted(datasets)}"
+    body = datasets["datasets"]
+    assert expression(body["for_each"]) == "local.datasets"
+    for attribute in ("friendly_name", "description"):
+        assert expression(body[attribute]) == f"each.value.{attribute}"
+    for key, dataset in typed_map("datasets").items():
+        assert set(dataset) == {"dataset_id", "friendly_name", "description"}, key
+        assert all(str(value).strip() for value in dataset.values()), key
+
+
+def test_moved_blocks_take_an_existing_state_to_the_for_each_keys() -> None:
+    moved = {expression(block["from"]): expression(block["to"]) for _, block in blocks("moved")}
+    assert moved == MOVED_ADDRESSES
+    keys = {
+        "google_pubsub_topic.topics": typed_map("topics"),
+        "google_bigquery_dataset.datasets": typed_map("datasets"),
+    }
+    for old_address, new_address in moved.items():
+        resource_type, old_name = old_address.split(".")
+        assert old_name not in resources(resource_type), f"{old_address} is still declared next to its moved block"
+        match = re.fullmatch(r'(\w+\.\w+)\["(\w+)"\]', new_address)
+        assert match and match.group(2) in keys[match.group(1)], f"{new_address}: no such for_each key"
+
+
+def test_cmek_blocks_share_one_local_instead_of_pasted_conditions() -> None:
+    assert expression(locals_()["cmek_keys"]) == "local.cmek_enabled ? [var.kms_key_name] : []"
+    pasted = {
+        file_name: len(re.findall(r"cmek_enabled \? \[var\.kms_key_name\]", (TERRAFORM_DIR / file_name).read_text()))
+        for file_name in parsed_files()
+    }
+    assert sum(pasted.values()) == 1, f"the CMEK condition is pasted: {pasted}"
 
 
 def test_tables_json_and_schema_files_name_the_same_tables() -> None:
@@ -205,7 +269,7 @@ def test_one_table_resource_for_each_entry_of_tables_json() -> None:
     body = tables["tables"]
     assert expression(body["for_each"]) == "local.table_layouts"
     assert expression(body["table_id"]) == "each.key"
-    assert expression(body["dataset_id"]) == "google_bigquery_dataset.orders.dataset_id"
+    assert expression(body["dataset_id"]) == 'google_bigquery_dataset.datasets["orders"].dataset_id'
     layouts = expression(locals_()["table_layouts"])
     assert re.fullmatch(r'jsondecode\(file\("\$\{local\.schemas_dir\}/tables\.json"\)\)\.tables', layouts)
     assert render("${local.schemas_dir}", "") == f"{TERRAFORM_DIR}/../schemas"
@@ -261,45 +325,58 @@ def test_tables_take_partitioning_clustering_and_keys_from_tables_json() -> None
         assert used <= columns, f"{table}: tables.json names columns its schema lacks: {sorted(used - columns)}"
 
 
-def test_pipeline_subscription_has_a_dead_letter_policy_retry_and_ordering() -> None:
+def test_pipeline_subscription_has_retry_ordering_and_no_dead_letter_policy() -> None:
     subscription = resources("google_pubsub_subscription")["pipeline"]
-    assert expression(subscription["topic"]) == "google_pubsub_topic.orders.id"
-    policy = first(subscription["dead_letter_policy"])
-    assert expression(policy["dead_letter_topic"]) == "google_pubsub_topic.dead_letter.id"
-    assert expression(policy["max_delivery_attempts"]) == "var.max_delivery_attempts"
-    assert 5 <= variables()["max_delivery_attempts"]["default"] <= 100
-
+    assert expression(subscription["topic"]) == 'google_pubsub_topic.topics["orders"].id'
     retry = first(subscription["retry_policy"])
     assert {"minimum_backoff", "maximum_backoff"} <= set(retry)
     assert "ack_deadline_seconds" in subscription
     assert expression(subscription["enable_message_ordering"]) == "var.enable_message_ordering"
     assert first(subscription["expiration_policy"])["ttl"] == "", "the pipeline subscription must never expire"
-    assert "message_retention_duration" in resources("google_pubsub_topic")["orders"]
+    assert "message_retention_duration" in resources("google_pubsub_topic")["topics"]
 
     dead_letter_subscription = resources("google_pubsub_subscription")["dead_letter"]
-    assert expression(dead_letter_subscription["topic"]) == "google_pubsub_topic.dead_letter.id"
+    assert expression(dead_letter_subscription["topic"]) == 'google_pubsub_topic.topics["dead_letter"].id'
 
 
-def test_pubsub_service_agent_can_forward_dead_letters() -> None:
-    agent = locals_()["pubsub_service_agent"]
-    assert agent == "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-    assert expression(locals_()["project_number"]) == "data.google_project.this.number"
-
-    publishers = [
-        body
-        for body in resources("google_pubsub_topic_iam_member").values()
-        if expression(body["topic"]) == "google_pubsub_topic.dead_letter.name"
-        and expression(body["member"]) == "local.pubsub_service_agent"
+def test_no_subscription_dead_letter_policy_and_no_grant_for_one() -> None:
+    # Dataflow's read acks after its own checkpoint and retries failures in the job: a subscription's
+    # dead-letter policy never sees a poison message, only Dataflow's internal nacks (healthy messages).
+    # The pipeline dead-letters itself (order_events_dead_letter, plus --dead_letter_topic).
+    for name, body in resources("google_pubsub_subscription").items():
+        assert "dead_letter_policy" not in body, f"google_pubsub_subscription.{name} has a dead_letter_policy"
+        assert "dead_letter_policy" not in {key for dynamic in body.get("dynamic", []) for key in dynamic}, name
+    assert "max_delivery_attempts" not in variables()
+    # Without a policy, the Pub/Sub service agent forwards nothing: its only grant is CMEK's (kms.tf).
+    agent_grants = [
+        f"{resource_type}.{name}"
+        for _, block in blocks("resource")
+        for resource_type, instances in block.items()
+        if resource_type.endswith("_iam_member")
+        for name, body in instances.items()
+        if expression(body["member"]) == "local.pubsub_service_agent"
     ]
-    assert [roles_granted(body) for body in publishers] == [{"roles/pubsub.publisher"}]
+    assert not agent_grants, f"grants for a dead-letter policy that does not exist: {agent_grants}"
+    assert "pubsub = local.pubsub_service_agent" in expression(locals_()["kms_service_agents"])
 
-    subscribers = [
-        body
-        for body in resources("google_pubsub_subscription_iam_member").values()
-        if expression(body["subscription"]) == "google_pubsub_subscription.pipeline.name"
-        and expression(body["member"]) == "local.pubsub_service_agent"
+
+def test_docs_and_descriptions_promise_no_subscription_dead_letter_policy() -> None:
+    """Wherever a dead-letter policy or delivery attempts are named, it is to say there is none."""
+    readme = (TERRAFORM_DIR / "README.md").read_text()
+    texts = {f"variable {name}": str(body["description"]) for name, body in variables().items()}
+    texts |= {f"output {name}": str(body["description"]) for name, body in outputs().items()}
+    texts["terraform/README.md"] = readme
+    promise = re.compile(r"dead[- ]letter policy|max(imum)?[_ ]delivery[_ ]attempts|delivery attempts", re.I)
+    negation = re.compile(r"\b(no|not|never|none|without|removes?|removed|gone)\b|n't", re.I)
+    misleading = [
+        f"{where}: {clause}"
+        for where, text in texts.items()
+        for clause in clauses(text)
+        if promise.search(clause) and not negation.search(clause)
     ]
-    assert [roles_granted(body) for body in subscribers] == [{"roles/pubsub.subscriber"}]
+    assert not misleading, "text that promises a subscription dead-letter policy:\n" + "\n".join(misleading)
+    # And the README says what does catch poison messages on Dataflow.
+    assert "order_events_dead_letter" in readme and "--dead_letter_topic" in readme
 
 
 def test_no_primitive_role_anywhere() -> None:
@@ -322,11 +399,11 @@ def test_worker_service_account_holds_exactly_its_least_privilege_roles() -> Non
 
     # Resource-level grants are on this deployment's own resources.
     dead_letter = resources("google_pubsub_topic_iam_member")["worker_dead_letter_publisher"]
-    assert expression(dead_letter["topic"]) == "google_pubsub_topic.dead_letter.name"
+    assert expression(dead_letter["topic"]) == 'google_pubsub_topic.topics["dead_letter"].name'
     subscription = resources("google_pubsub_subscription_iam_member")["worker_subscription"]
     assert expression(subscription["subscription"]) == "google_pubsub_subscription.pipeline.name"
     dataset = resources("google_bigquery_dataset_iam_member")["worker_data_editor"]
-    assert expression(dataset["dataset_id"]) == "google_bigquery_dataset.orders.dataset_id"
+    assert expression(dataset["dataset_id"]) == 'google_bigquery_dataset.datasets["orders"].dataset_id'
     bucket = resources("google_storage_bucket_iam_member")["worker_bucket"]
     assert expression(bucket["bucket"]) == "google_storage_bucket.dataflow.name"
 
@@ -352,21 +429,22 @@ def test_dataflow_bucket_is_private_versioned_and_expires_temp_files() -> None:
 def test_optional_cmek_reaches_every_resource_that_stores_data() -> None:
     assert variables()["kms_key_name"]["default"] is None
     direct = [
-        resources("google_pubsub_topic")["orders"],
-        resources("google_pubsub_topic")["dead_letter"],
+        resources("google_pubsub_topic")["topics"],
         resources("google_artifact_registry_repository")["flex_templates"],
         resources("google_dataflow_flex_template_job")["orders"],
     ]
     for body in direct:
         assert expression(body["kms_key_name"]) == "var.kms_key_name"
     wrapped = [
-        (resources("google_bigquery_dataset")["orders"], "default_encryption_configuration"),
-        (resources("google_bigquery_dataset")["analytics"], "default_encryption_configuration"),
+        (resources("google_bigquery_dataset")["datasets"], "default_encryption_configuration"),
         (resources("google_bigquery_table")["tables"], "encryption_configuration"),
         (resources("google_storage_bucket")["dataflow"], "encryption"),
     ]
     for body, block_name in wrapped:
-        assert "var.kms_key_name" in expression(dynamic_block(body, block_name)["for_each"])
+        block = dynamic_block(body, block_name)
+        assert expression(block["for_each"]) == "local.cmek_keys"
+        (key_attribute,) = first(block["content"]).values()
+        assert expression(key_attribute) == f"{block_name}.value"
     grant = resources("google_kms_crypto_key_iam_member")["service_agents"]
     assert expression(grant["role"]) == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
     assert expression(grant["crypto_key_id"]) == "var.kms_key_name"
@@ -387,7 +465,7 @@ def test_outputs_expose_every_name_the_pipeline_needs() -> None:
     needed |= {"service_account_email", "temp_location", "staging_location", "dataflow_launch_command"}
     assert needed <= set(declared), f"missing outputs: {sorted(needed - set(declared))}"
     assert expression(declared["input_subscription"]["value"]) == "google_pubsub_subscription.pipeline.id"
-    assert expression(declared["dead_letter_topic"]["value"]) == "google_pubsub_topic.dead_letter.id"
+    assert expression(declared["dead_letter_topic"]["value"]) == 'google_pubsub_topic.topics["dead_letter"].id'
     assert expression(declared["dataflow_launch_command"]["value"]) == "local.launch_command"
 
 

@@ -11,16 +11,21 @@ orders as (
 
 stages as (
 
-    {% for status in ['created', 'approved', 'invoiced', 'processing', 'shipped', 'delivered', 'canceled', 'unavailable'] %}
-    select '{{ status }}' as order_status, {{ loop.index }} as stage_order, {{ 'true' if loop.index <= 6 else 'false' }} as is_happy_path
-    {% if not loop.last %}union all{% endif %}
+    {% for status in var('order_statuses') %}
+        select
+            '{{ status }}' as order_status,
+            {{ loop.index }} as stage_order,
+            {{ 'true' if status in happy_path_statuses() else 'false' }} as is_happy_path
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
 
 counts as (
 
-    select order_status, count(*) as order_count
+    select
+        order_status,
+        count(*) as order_count
     from orders
     group by order_status
 
@@ -36,8 +41,10 @@ final as (
         coalesce(counts.order_count, 0) * 1.0 / nullif(sum(coalesce(counts.order_count, 0)) over (), 0)
             as order_share,
         case
-            when stages.is_happy_path then sum(case when stages.is_happy_path then coalesce(counts.order_count, 0) else 0 end)
-                over (order by stages.stage_order desc rows between unbounded preceding and current row)
+            when
+                stages.is_happy_path
+                then sum(case when stages.is_happy_path then coalesce(counts.order_count, 0) else 0 end)
+                        over (order by stages.stage_order desc rows between unbounded preceding and current row)
         end as reached_count
 
     from stages

@@ -1,14 +1,16 @@
 -- Per minute of the last var rt_pipeline_health_minutes minutes: order snapshots written (each order counts
--- at its latest write: the tables keep current state, not every event), ingest lag, and dead letters.
--- BigQuery pruning: dead letters filter on their partition column (timestamp); orders filter on their
--- partition column too, bounded by var rt_max_order_age_days (an order updated now was bought within it).
+-- at its latest write: the tables keep current state, not every event), ingest lag, and dead letters by
+-- error stage (one <stage>_errors column per stage of var dead_letter_error_stages).
+-- BigQuery pruning: orders filter on their partition column, bounded by var rt_max_order_age_days (an order
+-- updated now was bought within it). Dead letters filter on theirs (timestamp) too, though the staging
+-- view's dedupe reads the whole (small) dead-letter table: see stg_orders_rt__dead_letters.
 with
 
 orders as (
 
     select * from {{ ref('stg_orders_rt__orders') }}
     where purchased_at >= {{ timestamp_ago(var('rt_max_order_age_days'), 'day') }}
-      and ingested_at >= {{ timestamp_ago(var('rt_pipeline_health_minutes'), 'minute') }}
+        and ingested_at >= {{ timestamp_ago(var('rt_pipeline_health_minutes'), 'minute') }}
 
 ),
 
@@ -37,10 +39,10 @@ failures as (
     select
         {{ dbt.date_trunc('minute', 'dead_lettered_at') }} as minute_start,
         count(*) as dead_letters,
-        sum(case when error_stage = 'parse' then 1 else 0 end) as parse_errors,
-        sum(case when error_stage = 'schema' then 1 else 0 end) as schema_errors,
-        sum(case when error_stage = 'business_rule' then 1 else 0 end) as business_rule_errors,
-        sum(case when error_stage = 'sink' then 1 else 0 end) as sink_errors
+        {% for stage in var('dead_letter_error_stages') %}
+            sum(case when error_stage = '{{ stage }}' then 1 else 0 end) as {{ stage }}_errors
+            {%- if not loop.last %},{% endif %}
+        {% endfor %}
 
     from dead_letters
     group by 1
@@ -55,10 +57,10 @@ final as (
         writes.avg_ingest_lag_seconds,
         writes.max_ingest_lag_seconds,
         coalesce(failures.dead_letters, 0) as dead_letters,
-        coalesce(failures.parse_errors, 0) as parse_errors,
-        coalesce(failures.schema_errors, 0) as schema_errors,
-        coalesce(failures.business_rule_errors, 0) as business_rule_errors,
-        coalesce(failures.sink_errors, 0) as sink_errors
+        {% for stage in var('dead_letter_error_stages') %}
+            coalesce(failures.{{ stage }}_errors, 0) as {{ stage }}_errors
+            {%- if not loop.last %},{% endif %}
+        {% endfor %}
 
     from writes
     full outer join failures on writes.minute_start = failures.minute_start

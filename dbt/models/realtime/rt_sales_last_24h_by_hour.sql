@@ -19,11 +19,11 @@ final as (
     select
         {{ dbt.date_trunc('hour', 'orders.purchased_at') }} as hour_start,
         count(*) as order_count,
-        sum(case when orders.order_status not in ('canceled', 'unavailable') then 1 else 0 end) as sale_count,
+        sum(case when {{ is_sale('orders.order_status') }} then 1 else 0 end) as sale_count,
         sum(
             case
-                when orders.order_status not in ('canceled', 'unavailable')
-                then coalesce(order_items.items_value, 0) + coalesce(order_items.freight_value, 0)
+                when {{ is_sale('orders.order_status') }}
+                    then {{ revenue('order_items.items_value', 'order_items.freight_value') }}
                 else 0
             end
         ) as revenue,

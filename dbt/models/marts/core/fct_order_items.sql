@@ -32,13 +32,13 @@ final as (
         orders.customer_state,
         orders.customer_city,
         orders.order_status,
-        orders.order_status not in ('canceled', 'unavailable') as is_sale,
+        {{ is_sale('orders.order_status') }} as is_sale,
         orders.purchased_at,
         cast(orders.purchased_at as date) as purchase_date,
         order_items.shipping_limit_at,
         order_items.price,
         order_items.freight_value,
-        order_items.price + order_items.freight_value as line_value
+        {{ revenue('order_items.price', 'order_items.freight_value') }} as line_value
 
     from order_items
     left join orders

@@ -19,7 +19,7 @@ orders as (
     select * from {{ ref('stg_orders_rt__orders') }}
     {% if is_incremental() %}
     -- items and payments change only with a new snapshot of their order, which rewrites the orders row
-    where ingested_at >= (select {{ timestamp_minus('max(ingested_at)', 1, 'hour') }} from {{ this }})
+        where ingested_at >= (select {{ timestamp_minus('max(ingested_at)', 1, 'hour') }} from {{ this }})
     {% endif %}
 
 ),
@@ -46,7 +46,7 @@ final as (
         orders.customer_city,
         orders.customer_state,
         orders.order_status,
-        orders.order_status not in ('canceled', 'unavailable') as is_sale,
+        {{ is_sale('orders.order_status') }} as is_sale,
         orders.purchased_at,
         cast(orders.purchased_at as date) as purchase_date,
         orders.approved_at,
@@ -58,7 +58,7 @@ final as (
         coalesce(order_items.seller_count, 0) as seller_count,
         coalesce(order_items.items_value, 0) as items_value,
         coalesce(order_items.freight_value, 0) as freight_value,
-        coalesce(order_items.items_value, 0) + coalesce(order_items.freight_value, 0) as order_value,
+        {{ revenue('order_items.items_value', 'order_items.freight_value') }} as order_value,
         coalesce(order_payments.payment_count, 0) as payment_count,
         coalesce(order_payments.payment_total, 0) as payment_total,
         order_payments.max_installments,

@@ -17,13 +17,15 @@ months as (
     select distinct month_start
     from {{ ref('dim_date') }}
     where month_start >= (select min(cohort_month) from customers)
-      and month_start <= (select max({{ month_start('purchased_at') }}) from orders)
+        and month_start <= (select max({{ month_start('purchased_at') }}) from orders)
 
 ),
 
 new_customers as (
 
-    select cohort_month as month_start, count(*) as new_customers
+    select
+        cohort_month as month_start,
+        count(*) as new_customers
     from customers
     group by cohort_month
 
@@ -31,7 +33,9 @@ new_customers as (
 
 active_customers as (
 
-    select {{ month_start('purchased_at') }} as month_start, count(distinct customer_unique_id) as active_customers
+    select
+        {{ month_start('purchased_at') }} as month_start,
+        count(distinct customer_unique_id) as active_customers
     from orders
     group by {{ month_start('purchased_at') }}
 

@@ -1,31 +1,23 @@
 with
 
-order_items as (
+sale_items as (
 
-    select * from {{ ref('fct_order_items') }}
-    where is_sale
-
-),
-
-products as (
-
-    select * from {{ ref('dim_products') }}
+    select * from {{ ref('int_sale_items_joined_to_products_and_sellers') }}
 
 ),
 
 monthly as (
 
     select
-        {{ month_start('order_items.purchased_at') }} as month_start,
-        order_items.product_id,
-        products.category_name,
+        purchase_month as month_start,
+        product_id,
+        category_name,
         count(*) as units_sold,
-        count(distinct order_items.order_id) as order_count,
-        sum(order_items.price) as revenue
+        count(distinct order_id) as order_count,
+        sum(price) as revenue
 
-    from order_items
-    inner join products on order_items.product_id = products.product_id
-    group by 1, 2, 3
+    from sale_items
+    group by purchase_month, product_id, category_name
 
 ),
 

@@ -24,7 +24,9 @@ customer_months as (
 
 cohort_sizes as (
 
-    select cohort_month, count(*) as cohort_size
+    select
+        cohort_month,
+        count(*) as cohort_size
     from customers
     group by cohort_month
 

@@ -12,7 +12,7 @@ days as (
     select date_day
     from {{ ref('dim_date') }}
     where date_day >= (select min(purchase_date) from orders)
-      and date_day <= (select max(purchase_date) from orders)
+        and date_day <= (select max(purchase_date) from orders)
 
 ),
 

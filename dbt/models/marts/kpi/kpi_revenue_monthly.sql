@@ -26,7 +26,7 @@ final as (
         revenue,
         revenue / nullif(order_count, 0) as average_order_value,
         (revenue - lag(revenue) over (order by month_start))
-            / nullif(lag(revenue) over (order by month_start), 0) as revenue_growth_rate
+        / nullif(lag(revenue) over (order by month_start), 0) as revenue_growth_rate
 
     from monthly
 

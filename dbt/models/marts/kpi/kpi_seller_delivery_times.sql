@@ -55,7 +55,8 @@ per_seller as (
             case
                 when seller_orders.delivery_days
                     > order_stats.mean_days + {{ var('delivery_outlier_stddevs') }} * order_stats.stddev_days
-                then 1 else 0
+                    then 1
+                else 0
             end
         ) as slow_order_count
 
@@ -88,11 +89,11 @@ final as (
         per_seller.late_rate,
         per_seller.slow_order_count,
         (per_seller.average_delivery_days - seller_stats.mean_of_sellers)
-            / nullif(seller_stats.stddev_of_sellers, 0) as delivery_z_score,
+        / nullif(seller_stats.stddev_of_sellers, 0) as delivery_z_score,
         coalesce(
             per_seller.delivered_orders >= {{ var('delivery_outlier_min_orders') }}
             and per_seller.average_delivery_days > seller_stats.mean_of_sellers
-                + {{ var('delivery_outlier_stddevs') }} * seller_stats.stddev_of_sellers,
+            + {{ var('delivery_outlier_stddevs') }} * seller_stats.stddev_of_sellers,
             false
         ) as is_outlier
 

@@ -2,30 +2,23 @@
 -- backfill of history still shows its last weeks instead of nothing.
 with
 
-order_items as (
+sale_items as (
 
-    select * from {{ ref('fct_order_items') }}
-    where is_sale
-
-),
-
-products as (
-
-    select * from {{ ref('dim_products') }}
+    select * from {{ ref('int_sale_items_joined_to_products_and_sellers') }}
 
 ),
 
 as_of as (
 
-    select max(purchase_date) as as_of_date from order_items
+    select max(purchase_date) as as_of_date from sale_items
 
 ),
 
 windows as (
 
-    {% for weeks in [4, 12, 24, 52] %}
-    select {{ weeks }} as window_weeks
-    {% if not loop.last %}union all{% endif %}
+    {% for weeks in var('recent_window_weeks') %}
+        select {{ weeks }} as window_weeks
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -35,17 +28,16 @@ windowed as (
     select
         windows.window_weeks,
         as_of.as_of_date,
-        order_items.product_id,
-        products.category_name,
+        sale_items.product_id,
+        sale_items.category_name,
         count(*) as units_sold,
-        sum(order_items.price) as revenue
+        sum(sale_items.price) as revenue
 
-    from order_items
+    from sale_items
     cross join as_of
     cross join windows
-    inner join products on order_items.product_id = products.product_id
-    where {{ dbt.datediff('order_items.purchase_date', 'as_of.as_of_date', 'day') }} < windows.window_weeks * 7
-    group by 1, 2, 3, 4
+    where {{ dbt.datediff('sale_items.purchase_date', 'as_of.as_of_date', 'day') }} < windows.window_weeks * 7
+    group by windows.window_weeks, as_of.as_of_date, sale_items.product_id, sale_items.category_name
 
 ),
 

@@ -1,4 +1,4 @@
-"""``python -m publishers.emulator start|stop|status|env``: Google's official Pub/Sub emulator, locally.
+"""``python -m orders_local.emulator start|stop|status|env``: Google's official Pub/Sub emulator, locally.
 
 ``start`` launches the emulator on a free loopback port, records its PID in the data dir, creates the orders
 topic, the pipeline subscription (message ordering on), the dead-letter topic and a subscription on it, and
@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from publishers.cli import OneLineErrorParser
+from orders_local.cli import OneLineErrorParser
 
 DEFAULT_PROJECT = "local-project"
 DEFAULT_TOPIC = "orders"
@@ -196,11 +196,11 @@ def load_state(data_dir: Path) -> Emulator | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineErrorParser(
-        prog="python -m publishers.emulator",
+        prog="python -m orders_local.emulator",
         description="Run Google's Pub/Sub emulator locally on a free loopback port, with the project's "
         "topic, "
         "pipeline subscription and dead-letter topic. `start` prints the PUBSUB_EMULATOR_HOST to export; "
-        '`eval "$(python -m publishers.emulator env)"` sets it in your shell.',
+        '`eval "$(python -m orders_local.emulator env)"` sets it in your shell.',
     )
     parser.add_argument("command", choices=("start", "stop", "status", "env"), help="what to do")
     parser.add_argument(
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if running else 3
         elif not running:
             print(
-                "error: the emulator is not running; start it with: python -m publishers.emulator start",
+                "error: the emulator is not running; start it with: python -m orders_local.emulator start",
                 file=sys.stderr,
             )
             return 1

@@ -1,0 +1,73 @@
+"""Every counter the pipeline keeps, named once, and the one-line summary a local run prints from them.
+
+On Dataflow the same counters show in the job's metrics (namespace ``orders``); locally the launcher sums
+them across steps.
+"""
+
+from __future__ import annotations
+
+from apache_beam.metrics import Metrics
+
+NAMESPACE = "orders"
+
+# Reading
+MESSAGES_PULLED = "messages_pulled"
+PULL_ERRORS = "pull_errors"
+ACK_ERRORS = "ack_errors"
+# Validation (plus one ``invalid_<kind>`` counter per error kind)
+VALID = "valid"
+INVALID = "invalid"
+ROWS_FAILED = "rows_failed"
+# Upsert outcomes, one per snapshot (see sinks.fold)
+APPLIED = "snapshots_applied"
+SUPERSEDED = "superseded_in_batch"
+STALE = "stale_snapshots"
+DUPLICATE = "duplicate_snapshots"
+CONFLICT = "sequence_conflicts"
+REFUSED = "refused_by_warehouse"
+FLUSHES = "flushes"
+BATCH_SPLITS = "batch_splits"
+# Both sinks
+DEFERRED = "deferred_for_redelivery"
+DEAD_LETTERS_WRITTEN = "dead_letters_written"
+
+
+def counter(name: str):
+    """The counter ``name`` (one of the constants above, or ``invalid_<kind>``)."""
+    return Metrics.counter(NAMESPACE, name)
+
+
+def summary(totals: dict[str, int]) -> str:
+    """One line for the end of a local run, from counter totals summed by name."""
+
+    def total(name: str) -> int:
+        return int(totals.get(name, 0) or 0)
+
+    read = total(VALID) + total(INVALID)
+    optional = [
+        (total(CONFLICT), "sequence conflicts"),
+        (total(ROWS_FAILED), "failed to convert to rows"),
+        (total(REFUSED), "refused by the warehouse"),
+        (total(DEFERRED), "left for redelivery"),
+        (total(PULL_ERRORS), "pull errors retried"),
+        (total(ACK_ERRORS), "ack errors (redelivered, absorbed)"),
+    ]
+    return (
+        f"{read} messages: {total(VALID)} valid, {total(INVALID)} dead-lettered at validation; "
+        f"{total(APPLIED)} snapshots applied, {total(STALE)} stale, {total(DUPLICATE)} duplicate, "
+        f"{total(SUPERSEDED)} superseded within a batch; {total(DEAD_LETTERS_WRITTEN)} dead letters written"
+        + "".join(f"; {count} {label}" for count, label in optional if count)
+    )
+
+
+def totals_of(result) -> dict[str, int] | None:
+    """Committed counter totals of a finished run, summed by name across steps (None when unavailable)."""
+    try:
+        results = result.metrics().query()["counters"]
+    except Exception:  # some runners return no metrics; the summary is best effort
+        return None
+    totals: dict[str, int] = {}
+    for counter_result in results:
+        name = counter_result.key.metric.name
+        totals[name] = totals.get(name, 0) + int(counter_result.committed or 0)
+    return totals

@@ -1,0 +1,74 @@
+"""The one shape of every warehouse sink: buffer, flush, ack after commit, or leave for redelivery.
+
+Batching lives inside the DoFn (buffer in ``process``, flush by size and in ``finish_bundle``): on the local
+FnApiRunner, GroupByKey/GroupIntoBatches/windows between the read and the sink would fire only when the
+pipeline ends. A flush that commits acks its messages when the read is the local one; a flush that fails
+transiently (RetryLaterError) leaves them un-acked for redelivery, or, without a local read (Dataflow, file
+input), fails the bundle so the runner retries it. Records a flush rejects come out on the DEAD_LETTER tag.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
+
+from beam_pipelines import metrics
+from beam_pipelines.acks import SubscriptionAcker
+from beam_pipelines.messages import DEAD_LETTER, DeadLetter
+from beam_pipelines.sinks.base import RetryLaterError, Warehouse
+
+LOGGER = logging.getLogger(__name__)
+
+
+class BatchingSinkFn(beam.DoFn):
+    """Subclasses implement ``write(batch) -> (dead letters to emit, ack ids to ack)``."""
+
+    def __init__(self, warehouse: Warehouse, batch_size: int = 1000, acker: SubscriptionAcker | None = None):
+        self.warehouse = warehouse
+        self.batch_size = batch_size
+        self.acker = acker
+        self.deferred = metrics.counter(metrics.DEFERRED)
+
+    def setup(self) -> None:
+        self.warehouse.prepare()
+        if self.acker is not None:
+            self.acker.open()
+
+    def start_bundle(self) -> None:
+        self._buffer: list[Any] = []
+
+    def process(self, element):
+        self._buffer.append(element)
+        if len(self._buffer) >= self.batch_size:
+            for record in self._flush():
+                yield pvalue.TaggedOutput(DEAD_LETTER, record)
+
+    def finish_bundle(self):
+        for record in self._flush():
+            yield pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(record, Timestamp.now(), [GlobalWindow()]))
+
+    def write(self, batch: Sequence[Any]) -> tuple[list[DeadLetter], Iterable[str | None]]:
+        raise NotImplementedError
+
+    def _flush(self) -> list[DeadLetter]:
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return []
+        try:
+            rejected, done = self.write(batch)
+        except RetryLaterError as error:
+            if self.acker is None:
+                raise  # the runner retries the bundle: nothing is lost, nothing dead-lettered
+            LOGGER.warning("%s: %d messages left for redelivery: %s", type(self).__name__, len(batch), error)
+            self.deferred.inc(len(batch))
+            return []
+        if self.acker is not None:
+            self.acker.ack(done)
+        return rejected
