@@ -58,7 +58,8 @@ PAYMENTS_COLUMNS = (
 def _instant(text: str | None) -> datetime | None:
     if text is None:
         return None
-    return datetime.fromisoformat(text.upper().replace(" ", "T")).astimezone(timezone.utc)
+    # Z spelled as +00:00: Python 3.10's fromisoformat does not take Z.
+    return datetime.fromisoformat(text.upper().replace(" ", "T").replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 def fold_latest(bodies: Iterable[bytes]) -> dict[str, dict]:

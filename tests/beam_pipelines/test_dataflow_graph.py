@@ -52,9 +52,10 @@ def test_dry_run_graph_has_every_stage_and_the_native_pubsub_read():
     assert by_urn["beam:transform:pubsub_read:v1"] == ["ReadOrderEvents/ReadFromPubSub/Read"]
     for expected in (
         "ParseAndValidate/Validate/ParDo(ParseAndValidateFn)",
-        "ToRows/SnapshotRows",
+        "ToRows/SnapshotRows/ParDo(ToRowsFn)",
         "UpsertOrderSnapshots/MergeOrdersItemsPayments/ParDo(UpsertSnapshotsFn)",
         "DeadLetterSink/WriteDeadLetters",
+        "RowsDeadLetterSink/WriteDeadLetters",
         "SinkFailureDeadLetterSink/WriteDeadLetters",
     ):
         assert expected in transforms, sorted(transforms)

@@ -115,7 +115,22 @@ def test_valid_event_passes_and_returns_the_event():
         ),
         ({"event_time": "2026-11-21 23:54"}, ("schema", "schema_violation", "$.event_time")),
         ({"event_time": "2026-11-21T23:54:47"}, ("schema", "schema_violation", "$.event_time")),
-        ({"event_time": "2026-13-40T23:54:47Z"}, ("schema", "schema_violation", "$.event_time")),
+        ({"event_time": "2026-13-40T23:54:47Z"}, ("schema", "invalid_timestamp", "$.event_time")),
+        ({"event_time": "2016-12-31T23:59:60Z"}, ("schema", "invalid_timestamp", "$.event_time")),
+        ({"event_time": "9999-12-31T23:00:00-03:00"}, ("schema", "timestamp_out_of_range", "$.event_time")),
+        (
+            {"order.order_purchase_timestamp": "0001-01-01T01:00:00+03:00"},
+            ("schema", "timestamp_out_of_range", "$.order.order_purchase_timestamp"),
+        ),
+        (
+            {"items.1.shipping_limit_date": "2021-02-30T10:00:00Z"},
+            ("schema", "invalid_timestamp", "$.items[1].shipping_limit_date"),
+        ),
+        ({"customer.customer_city": "sao\u0000paulo"}, ("parse", "invalid_text", "$.customer.customer_city")),
+        ({"customer.customer_city": "sao\ud800paulo"}, ("parse", "invalid_text", "$.customer.customer_city")),
+        ({"event_id": "\udfff"}, ("parse", "invalid_text", "$.event_id")),
+        ({"sequence": 2**63}, ("schema", "schema_violation", "$.sequence")),
+        ({"payments.0.payment_sequential": 10**30}, ("schema", "schema_violation", "$.payments[0].payment_sequential")),
         ({"items.0.price": -1}, ("schema", "schema_violation", "$.items[0].price")),
         ({"items.0.price": "29.99"}, ("schema", "schema_violation", "$.items[0].price")),
         ({"sequence": 0}, ("schema", "schema_violation", "$.sequence")),
@@ -277,3 +292,37 @@ def test_delivered_without_approval_time_is_valid_as_in_real_olist_data():
 def test_identifiers_are_any_text_without_white_space():
     assert _errors(_event(**{"order.order_id": "order:2026/11/000042"})) == []
     assert _errors(_event(**{"order.order_id": "order 42"}))[0][2] == "$.order.order_id"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"a":' * 5000, ("parse", "too_deep", "$")),
+        ("[" * 40 + "]" * 40, ("parse", "too_deep", "$" + "[0]" * 16)),
+        ('{"event_id": "a", "event_id": "b"}', ("parse", "duplicate_key", "$.event_id")),
+        ('{"order": {"order_id": "a", "x": 1, "order_id": "b"}}', ("parse", "duplicate_key", "$.order.order_id")),
+        ('{"bad\\u0001key": 1}', ("parse", "invalid_text", "$")),
+        ('{"a": NaN}', ("parse", "invalid_json", "$")),
+        ("1" * 5000, ("parse", "invalid_json", "$")),
+        ("{" + " " * (1 << 20) + "}", ("parse", "too_large", "$")),
+    ],
+)
+def test_bodies_that_would_crash_later_steps_are_errors(body, expected):
+    result = validate_payload(body.encode())
+    assert (result.first_error.stage, result.first_error.kind, result.first_error.path) == expected
+
+
+def test_integral_floats_in_integer_fields_are_accepted_as_ints():
+    result = validate_payload(json.dumps(_event(**{"sequence": 3.0, "items.0.order_item_id": 1.0})))
+    assert result.ok, result.error_message()
+    assert type(result.event["sequence"]) is int and type(result.event["items"][0]["order_item_id"]) is int
+
+
+def test_payments_may_skip_numbers_but_not_repeat_them():
+    """Real Olist orders have a single payment numbered 2 (payment attempts): accepted."""
+    assert validate_payload(json.dumps(_event(**{"payments.0.payment_sequential": 3}))).ok
+
+
+def test_an_event_time_attribute_the_warehouse_cannot_store_is_named():
+    result = validate_payload(json.dumps(VALID_EVENT), {"event_time": "0001-01-01T01:00:00+03:00"})
+    assert (result.first_error.kind, result.first_error.path) == ("timestamp_out_of_range", "attributes.event_time")
