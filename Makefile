@@ -12,7 +12,7 @@ DATA_DIR ?= data
 DUCKDB_PATH ?= $(DATA_DIR)/warehouse.duckdb
 OLIST_DIR ?= ../shared/data/olist
 
-.PHONY: help venv demo test test-unit test-pythons test-slow lint lint-python lint-terraform emulator-start emulator-stop load-reference \
+.PHONY: help venv demo test test-unit test-pythons test-slow lint lint-python lint-dbt lint-terraform emulator-start emulator-stop load-reference \
 	dbt-build dbt-docs bench clean
 
 help: ## List the targets
@@ -50,11 +50,14 @@ test-slow: $(STAMP) ## The tests that are not unit: emulator end-to-end, dbt, Te
 
 .NOTPARALLEL:
 
-lint: lint-python lint-terraform ## ruff over the Python code, checkov over terraform/
+lint: lint-python lint-dbt lint-terraform ## ruff over the Python code, sqlfluff over dbt/, checkov over terraform/
 
 lint-python: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+lint-dbt: $(STAMP) ## sqlfluff over the dbt models and tests (rules in dbt/.sqlfluff; needs no warehouse)
+	$(VENV)/bin/sqlfluff lint dbt/models dbt/tests
 
 lint-terraform: $(LINT_STAMP) ## checkov over terraform/ (own venv: checkov's pins clash with apache-beam's)
 	$(LINT_VENV)/bin/checkov --directory terraform --skip-download --compact --quiet

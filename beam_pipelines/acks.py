@@ -29,7 +29,7 @@ TRANSIENT_PUBSUB_ERRORS = (
     ConnectionError,
 )
 ACK_RETRY = retry.Retry(
-    predicate=retry.if_exception_type(*TRANSIENT_PUBSUB_ERRORS), initial=0.1, maximum=5.0, timeout=30.0
+    predicate=retry.if_exception_type(*TRANSIENT_PUBSUB_ERRORS), initial=0.1, maximum=2.0, timeout=10.0
 )
 
 

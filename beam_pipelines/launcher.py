@@ -145,7 +145,12 @@ def run(argv: list[str] | None = None):
     if not runs_on_dataflow(options):  # FnApiRunner, directly or behind DirectRunner
         patch_fn_runner_monitoring_leak()
         if options.view_as(OrderPipelineOptions).sink == "duckdb":
-            make_warehouse(options).prepare()  # create the file and tables before the first bundle
+            from beam_pipelines.sinks.base import RetryLaterError
+
+            try:
+                make_warehouse(options).prepare()  # create the file and tables before the first bundle
+            except RetryLaterError as error:
+                raise UsageError(f"cannot prepare the DuckDB warehouse: {error}") from error
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, options)
     result = pipeline.run()

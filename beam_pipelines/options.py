@@ -12,7 +12,13 @@ from apache_beam.options.pipeline_options import (
     WorkerOptions,
 )
 
-from schemas.settings import DEFAULT_DATASET, DUCKDB_PATH_ENV, default_duckdb_path, default_raw_schema
+from schemas.settings import (
+    DEFAULT_DATASET,
+    DEFAULT_LOCK_TIMEOUT,
+    DUCKDB_PATH_ENV,
+    default_duckdb_path,
+    default_raw_schema,
+)
 
 #: The local runner: FnApiRunner runs the splittable pull read in streaming mode, offline (plain DirectRunner
 #: first tries to download Prism, and its streaming mode cannot run splittable DoFns).
@@ -61,6 +67,13 @@ class OrderPipelineOptions(PipelineOptions):
             "--duckdb_schema",
             default=default_raw_schema(),
             help=f"DuckDB schema of the tables (default $ORDERS_RT_SCHEMA or {DEFAULT_DATASET})",
+        )
+        group.add_argument(
+            "--duckdb_lock_timeout",
+            type=_non_negative_float,
+            default=DEFAULT_LOCK_TIMEOUT,
+            help="seconds a flush waits while another process holds the DuckDB file before leaving its messages "
+            f"for redelivery (default {DEFAULT_LOCK_TIMEOUT:.0f})",
         )
         group.add_argument("--bq_project", help="BigQuery project of the warehouse dataset (default: --project)")
         group.add_argument(

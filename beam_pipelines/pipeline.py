@@ -53,7 +53,7 @@ def make_warehouse(options: PipelineOptions) -> Warehouse:
         )
     from beam_pipelines.sinks.duckdb import DuckDBWarehouse
 
-    return DuckDBWarehouse(order_options.duckdb_path, order_options.duckdb_schema)
+    return DuckDBWarehouse(order_options.duckdb_path, order_options.duckdb_schema, order_options.duckdb_lock_timeout)
 
 
 def build_pipeline(

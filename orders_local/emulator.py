@@ -97,11 +97,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start(data_dir: Path = DEFAULT_DATA_DIR, project: str = DEFAULT_PROJECT, timeout: float = 60.0) -> Emulator:
-    """Start the emulator on a free loopback port and wait until it accepts connections."""
+def start(
+    data_dir: Path = DEFAULT_DATA_DIR, project: str = DEFAULT_PROJECT, timeout: float = 60.0, port: int | None = None
+) -> Emulator:
+    """Start the emulator on a free loopback port (or ``port``) and wait until it accepts connections.
+
+    The emulator keeps topics, subscriptions and messages in memory only: a restart starts empty."""
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    host, port = "127.0.0.1", free_port()
+    host, port = "127.0.0.1", port or free_port()
     command = emulator_command(host, port)
     if command[0].endswith("gcloud"):
         command += [f"--project={project}", f"--data-dir={data_dir}"]

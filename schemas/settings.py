@@ -20,6 +20,9 @@ PUBSUB_EMULATOR_HOST_ENV = "PUBSUB_EMULATOR_HOST"  # as Google's clients read it
 DUCKDB_PATH_ENV = "ORDERS_DUCKDB_PATH"  # the raw local warehouse, for every command
 RAW_SCHEMA_ENV = "ORDERS_RT_SCHEMA"  # schema/dataset of the raw tables, read by dbt's sources
 
+#: Seconds a DuckDB writer or reader waits while another process holds the file (see warehouse.connection).
+DEFAULT_LOCK_TIMEOUT = 120.0
+
 #: Local files live under data/ of the directory the command runs in (the repo root for `make`).
 DEFAULT_DATA_DIR = Path("data")
 _DEFAULT_DUCKDB_PATH = DEFAULT_DATA_DIR / "warehouse.duckdb"

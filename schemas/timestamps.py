@@ -42,10 +42,18 @@ def parse_timestamp(text: str) -> datetime:
         raise TimestampError(
             INVALID_TIMESTAMP, f"{_shown(text)} is not an RFC 3339 timestamp with an offset (e.g. 2017-10-02T10:56:33Z)"
         )
+    fields = match.groupdict()
+    if fields["second"] == "60":
+        raise TimestampError(
+            INVALID_TIMESTAMP, f"{_shown(text)} is a leap second; BigQuery and DuckDB timestamps have no second 60"
+        )
+    if int(fields["offset_hours"] or 0) > 23 or int(fields["offset_minutes"] or 0) > 59:
+        # fromisoformat would take +03:60 as +04:00
+        raise TimestampError(INVALID_TIMESTAMP, f"{_shown(text)} has an impossible UTC offset")
     try:  # the C parser: fast where it accepts the form (3.11+ takes Z; 3.10 does not, and falls through)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        return _parse_fields(text, match.groupdict())
+        return _parse_fields(text, fields)
     try:
         return moment.astimezone(timezone.utc)
     except OverflowError:
@@ -53,14 +61,8 @@ def parse_timestamp(text: str) -> datetime:
 
 
 def _parse_fields(text: str, fields: dict[str, str | None]) -> datetime:
-    """The slow path: each field by hand, so every failure says what is wrong."""
-    if fields["second"] == "60":
-        raise TimestampError(
-            INVALID_TIMESTAMP, f"{_shown(text)} is a leap second; BigQuery and DuckDB timestamps have no second 60"
-        )
+    """The slow path (month 13, Feb 30, or forms the C parser lacks): each field by hand."""
     offset_hours, offset_minutes = int(fields["offset_hours"] or 0), int(fields["offset_minutes"] or 0)  # type: ignore[arg-type]
-    if offset_hours > 23 or offset_minutes > 59:
-        raise TimestampError(INVALID_TIMESTAMP, f"{_shown(text)} has an impossible UTC offset")
     offset = timedelta(hours=offset_hours, minutes=offset_minutes)
     try:
         local = datetime(

@@ -170,9 +170,9 @@ def _duplicate_key_path(text: str) -> str:
 def _structure_error(value: Any, text: str) -> ValidationError | None:
     """Nesting too deep, or text that is not storable: checked only where the raw text says it may occur."""
     check_depth = text.count("{") + text.count("[") > MAX_NESTING
-    # Control characters and surrogates can only come from \u escapes: JSON forbids raw control characters in
-    # strings, and UTF-8 cannot encode a surrogate.
-    check_text = "\\u" in text
+    # Control characters and surrogates can only come from escapes (\u0000, \ud800, and the short \t \n
+    # \r \b \f): JSON forbids raw control characters in strings, and UTF-8 cannot encode a surrogate.
+    check_text = "\\" in text
     if not (check_depth or check_text):
         return None
     for path, node, depth in _walk(value):

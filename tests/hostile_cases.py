@@ -301,8 +301,10 @@ class _Catalogue:
     def text(self, name: str, transform: Callable[[str], str | bytes], stage: str, kind: str) -> None:
         """The base event's JSON text transformed as a whole (truncated, re-quoted, ...)."""
         event = base_event(self.next_order_id())
-        result = transform(json_text(event))
+        original = json_text(event)
+        result = transform(original)
         data = result if isinstance(result, bytes) else result.encode("utf-8")
+        assert data != original.encode(), f"{name}: the transformation changed nothing"
         self.add(name, data, stage, kind, "$", attributes=attributes_of(event))
 
 
@@ -340,13 +342,17 @@ NOT_TIMESTAMPS: dict[str, Any] = {
     "empty": "",
     "epoch_number": 1700000000,
 }
-#: Characters no stored text may hold, as a producer's json.dumps escapes them.
+#: Characters no stored text may hold, escaped as a producer's json.dumps writes them: the short escapes \t \n \r
+#: \b \f for five C0 controls, \u00XX for the others and for lone surrogates.
 BAD_CHARACTERS = {
     "nul": "\u0000",
     "control_01": "\u0001",
     "bell": "\u0007",
     "tab": "\t",
     "newline_escaped": "\n",
+    "carriage_return_escaped": "\r",
+    "backspace_escaped": "\b",
+    "form_feed_escaped": "\f",
     "control_1f": "\u001f",
     "lone_low_surrogate": "\udc00",
     "reversed_surrogate_pair": "\udc00\ud800",
@@ -419,6 +425,8 @@ def _invalid_json_cases(c: _Catalogue) -> None:
         ("bare_fraction_price", ("items", 0, "price"), ".5"),
         ("bad_escape_in_city", ("customer", "customer_city"), '"sao\\xpaulo"'),
         ("short_unicode_escape_in_city", ("customer", "customer_city"), '"sao\\u12"'),
+        # Longer than Python's 4,300-digit limit for int(): not readable as a number at all.
+        ("5001_digit_sequence", ("sequence",), "1" + "0" * 5000),
     ):
         c.field(f"invalid_json:{name}", path, Raw(literal), PARSE, "invalid_json", "$")
 
@@ -601,7 +609,6 @@ def _schema_violation_cases(c: _Catalogue) -> None:
             "int64_min_minus_1": -(2**63) - 1,
             "array": [1],
             "object": {"n": 1},
-            "5001_digits": Raw("1" + "0" * 5000),
         },
         ("order",): {"string": "x", "null": None, "array": []},
         ("order", "order_id"): {"number": 123, "empty": "", "space": "a b", "null": None, "129_chars": "o" * 129},
@@ -739,8 +746,16 @@ def _business_rule_cases(c: _Catalogue) -> None:
             "$.items",
             prefix=True,
         )
-    # Gaps in payment_sequential are real Olist data (accepted); repeats and non-positive numbers are not.
-    for numbers in ([1, 1], [2, 2], [0]):
+    # Gaps in payment_sequential are real Olist data (accepted); repeats are not (non-positive numbers are
+    # schema violations: the schema says minimum 1).
+    c.mutated(
+        "payment_numbering:[0]",
+        numbered("payments", "payment_sequential", [0]),
+        SCHEMA,
+        "schema_violation",
+        "$.payments[0].payment_sequential",
+    )
+    for numbers in ([1, 1], [2, 2]):
         c.mutated(
             f"payment_numbering:{numbers}",
             numbered("payments", "payment_sequential", numbers),

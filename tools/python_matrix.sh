@@ -77,7 +77,7 @@ find_python() {
     fi
     while IFS= read -r prefix; do
         candidates+=("$prefix/bin/python$version")
-    done < <(ls -d "$PYENV_DIR/versions/$version".* 2>/dev/null | sort -rV)
+    done < <(printf '%s\n' "$PYENV_DIR/versions/$version".* | sort -rV)
     if candidate="$(command -v "python$version" 2>/dev/null)"; then candidates+=("$candidate"); fi
     candidates+=("/usr/local/bin/python$version" "/usr/bin/python$version")
     for candidate in "${candidates[@]}"; do

@@ -18,12 +18,10 @@ from pathlib import Path
 import duckdb
 
 from schemas import table_names, table_schema
+from schemas.settings import DEFAULT_LOCK_TIMEOUT
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, duckdb_type, quote
 
 LOGGER = logging.getLogger(__name__)
-
-#: Seconds to keep retrying a locked file before giving up with a clear error.
-DEFAULT_LOCK_TIMEOUT = 120.0
 
 
 class WarehouseLockedError(RuntimeError):
@@ -77,11 +75,13 @@ def connect(
         connection.close()
 
 
-def ensure_tables(path: str | Path, schema: str = DEFAULT_SCHEMA) -> list[str]:
+def ensure_tables(
+    path: str | Path, schema: str = DEFAULT_SCHEMA, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> list[str]:
     """Create the warehouse schema and every missing table in ``path``, and add the nullable columns that a
     newer version of schemas/ has and an older file lacks. Returns the columns added ("table.column")."""
     added = []
-    with connect(path) as connection:
+    with connect(path, lock_timeout=lock_timeout) as connection:
         for statement in create_all_sql(schema):
             connection.execute(statement)
         for name in table_names():

@@ -136,7 +136,8 @@ class BigQueryWarehouse:
 
     def prepare(self) -> None:
         if self.create_tables:
-            create_missing_tables(self.client, self.project, self.dataset)
+            with _classified():
+                create_missing_tables(self.client, self.project, self.dataset)
 
     def script(self) -> str:
         """The whole flush as one BigQuery script: stage, classify, write, commit, report."""

@@ -64,7 +64,8 @@ class DuckDBWarehouse:
         self.sql = UpsertSql(lambda name: f"{quote(schema)}.{quote(name)}")
 
     def prepare(self) -> None:
-        ensure_tables(self.path, self.schema)
+        with _classified(self.path):
+            ensure_tables(self.path, self.schema, lock_timeout=self.lock_timeout)
 
     def upsert(self, snapshots: Sequence[SnapshotRows]) -> Mapping[str, StoredVersion]:
         with _classified(self.path):

@@ -37,7 +37,9 @@ class BatchingSinkFn(beam.DoFn):
         self.deferred = metrics.counter(metrics.DEFERRED)
 
     def setup(self) -> None:
-        self.warehouse.prepare()
+        # Tables are checked (or created) at the first flush, not here: a warehouse that is busy or away at
+        # start-up must delay writes, not fail the worker.
+        self._prepared = False
         if self.acker is not None:
             self.acker.open()
 
@@ -62,6 +64,9 @@ class BatchingSinkFn(beam.DoFn):
         if not batch:
             return []
         try:
+            if not self._prepared:
+                self.warehouse.prepare()
+                self._prepared = True
             rejected, done = self.write(batch)
         except RetryLaterError as error:
             if self.acker is None:

@@ -27,6 +27,7 @@ from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTr
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Timestamp
+from google.api_core import exceptions
 
 from beam_pipelines import metrics
 from beam_pipelines.messages import ReceivedMessage
@@ -81,6 +82,7 @@ class PullMessagesFn(beam.DoFn):
         self.pulled = metrics.counter(metrics.MESSAGES_PULLED)
         self.pull_errors = metrics.counter(metrics.PULL_ERRORS)
         self.consecutive_errors = 0
+        self.pull_size = PULL_SIZE
         _last_message_at.setdefault(self.run_token, time.monotonic())
 
     def teardown(self) -> None:
@@ -92,6 +94,17 @@ class PullMessagesFn(beam.DoFn):
         """What is waiting (possibly nothing); a failed pull is logged, paused on and reported as nothing."""
         try:
             received = self._pull_once()
+        except exceptions.ResourceExhausted as error:
+            # A response over gRPC's message limit (several bodies of megabytes): those messages are leased to
+            # us and come back after the ack deadline; pull fewer at a time meanwhile. Messages are waiting, so
+            # this is not idle time.
+            self.pull_size = max(1, self.pull_size // 10)
+            self.pull_errors.inc()
+            _last_message_at[self.run_token] = time.monotonic()
+            LOGGER.warning(
+                "pull response from %s too large (%s); pulling %d at a time", self.subscription, error, self.pull_size
+            )
+            return []
         except Exception as error:  # transient or not, the read must survive it: the next poll tries again
             self.consecutive_errors += 1
             self.pull_errors.inc()
@@ -114,6 +127,8 @@ class PullMessagesFn(beam.DoFn):
         if self.consecutive_errors:
             LOGGER.warning("pulling from %s again after %d failed pulls", self.subscription, self.consecutive_errors)
             self.consecutive_errors = 0
+        if received and self.pull_size < PULL_SIZE:
+            self.pull_size = min(PULL_SIZE, self.pull_size * 2)
         return received
 
     def _pull_once(self) -> list:
@@ -122,7 +137,7 @@ class PullMessagesFn(beam.DoFn):
         response = self.client.pull(
             request={
                 "subscription": self.subscription,
-                "max_messages": PULL_SIZE,
+                "max_messages": self.pull_size,
                 "return_immediately": True,
             },
             timeout=30,

@@ -27,6 +27,8 @@ EXPECTED_UNIT_TESTS = {
     "test_kpi_orders_by_state_aov_and_frequency",
     "test_retention_cohort_months",
     "test_dead_letter_schema_version_is_cast_safely",
+    "test_dead_letters_keep_the_earliest_copy_of_each_message",
+    "test_sale_items_exclude_non_sales_and_keep_every_line",
 }
 RECONCILIATION_TESTS = (
     "assert_fct_orders_revenue_matches_raw_items",
@@ -250,3 +252,85 @@ def test_source_freshness_of_streaming_tables(dbt_build: DbtBuild, tmp_path: Pat
     sources = json.loads((tmp_path / "target" / "sources.json").read_text())["results"]
     checked = {r["unique_id"].rsplit(".", 1)[-1]: r["status"] for r in sources}
     assert checked == {"orders": "pass", "order_items": "pass", "order_payments": "pass"}
+
+
+def test_copies_of_one_dead_letter_count_once(dbt_build: DbtBuild, tmp_path: Path) -> None:
+    """BigQuery's streaming-insert dedup is best effort: two rows of one failed message (same dead_letter_id)
+    are one dead letter in staging, with the earlier timestamp, and in the pipeline-health counts."""
+    raw = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(dbt_build.raw_path, raw)
+    connection = duckdb.connect(str(raw))
+    (raw_before,) = connection.execute(
+        "SELECT count(*) FROM orders_rt.order_events_dead_letter WHERE timestamp >= now() - INTERVAL 60 MINUTE"
+    ).fetchone()
+    # the later copy is inserted first: the earliest row must win whatever the insert order
+    copy = (
+        "INSERT INTO orders_rt.order_events_dead_letter "
+        "SELECT * REPLACE ('sha256:copied' AS dead_letter_id, now() - INTERVAL {minutes} MINUTE AS timestamp) "
+        "FROM orders_rt.order_events_dead_letter ORDER BY timestamp LIMIT 1"
+    )
+    connection.execute(copy.format(minutes=1))
+    connection.execute(copy.format(minutes=2))
+    (earliest,) = connection.execute(
+        "SELECT min(timestamp) FROM orders_rt.order_events_dead_letter WHERE dead_letter_id = 'sha256:copied'"
+    ).fetchone()
+    connection.close()
+    # the last published build is the base of a partial build: rt_pipeline_health finds its other parents
+    analytics = tmp_path / dbt_build.analytics_path.name
+    shutil.copyfile(dbt_build.analytics_path, analytics)
+    exit_code = run_dbt(
+        "build",
+        "--select",
+        "stg_orders_rt__dead_letters",
+        "rt_pipeline_health",
+        raw_path=raw,
+        analytics_path=analytics,
+        artifacts=tmp_path,
+    )
+    assert exit_code == 0  # the unique test on dead_letter_id passes although the raw table has the id twice
+    copies = query(
+        analytics,
+        "SELECT dead_lettered_at FROM analytics.stg_orders_rt__dead_letters WHERE dead_letter_id = 'sha256:copied'",
+    )
+    assert copies == [(earliest,)]
+    (dead_letters,) = query(analytics, "SELECT sum(dead_letters) FROM analytics.rt_pipeline_health")[0]
+    assert dead_letters == raw_before + 1
+
+
+@pytest.mark.parametrize(
+    ("model", "tampering"),
+    [
+        (
+            "kpi_product_sales_monthly",
+            "INSERT INTO analytics.kpi_product_sales_monthly SELECT * FROM analytics.kpi_product_sales_monthly LIMIT 1",
+        ),
+        (
+            "kpi_orders_by_city",
+            "UPDATE analytics.kpi_orders_by_city SET customer_city = NULL "
+            "WHERE customer_city = (SELECT min(customer_city) FROM analytics.kpi_orders_by_city)",
+        ),
+    ],
+    ids=["repeated_key", "null_in_key"],
+)
+def test_primary_key_test_catches_a_repeated_or_missing_key(
+    dbt_build: DbtBuild, tmp_path: Path, model: str, tampering: str
+) -> None:
+    """The composite-key test of the KPI models (tests/generic/primary_key.sql) fails on a key that repeats and
+    on a key with a NULL part, which a plain GROUP BY uniqueness check would let through."""
+    tampered = tmp_path / dbt_build.analytics_path.name
+    shutil.copyfile(dbt_build.analytics_path, tampered)
+    connection = duckdb.connect(str(tampered))
+    connection.execute(tampering)
+    connection.close()
+    run_dbt(
+        "test",
+        "--select",
+        f"{model},test_name:primary_key",
+        raw_path=dbt_build.raw_path,
+        analytics_path=tampered,
+        artifacts=tmp_path,
+    )
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    ((unique_id, status),) = [(result["unique_id"], result["status"]) for result in results]
+    assert unique_id.startswith(f"test.olist_orders.primary_key_{model}_")
+    assert status == "fail"

@@ -15,6 +15,7 @@ import random
 import re
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,10 +24,11 @@ from typing import Any
 
 import duckdb
 import pytest
+from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from hostile_cases import EDGE_VALID, HOSTILE_CASES, MIB, SINK, HostileCase, sequence_conflict
 from oracle import expected_tables, fold_latest, full_tables, warehouse_tables
-from pubsub_helpers import create_pubsub_names, pull_and_ack
+from pubsub_helpers import create_pubsub_names
 
 from publishers.stream import MessageStream, StreamSettings, attributes_of
 
@@ -78,21 +80,51 @@ class Outgoing:
 
 
 @pytest.fixture
-def pubsub_names(pubsub) -> dict[str, str]:
-    """Fresh Pub/Sub resources (as tests/conftest.py's fixture) with a short ack deadline, see _unacked."""
+def short_lease_names(pubsub) -> dict[str, str]:
+    """Fresh Pub/Sub resources, like tests/conftest.py's pubsub_names, with a short ack deadline (see _unacked)."""
     return create_pubsub_names(pubsub, ack_deadline_seconds=ACK_DEADLINE_SECONDS)
+
+
+def _pull_and_ack_one_at_a_time(subscription: str, expected: int | None = None, timeout: float = 60.0) -> list:
+    """pubsub_helpers.pull_and_ack, one message per pull: a response holding several bodies of a MiB or more would
+    exceed gRPC's default 4 MiB receive limit and fail the pull."""
+    subscriber = pubsub_v1.SubscriberClient()
+    received = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and (expected is None or len(received) < expected):
+            try:
+                response = subscriber.pull(
+                    request={"subscription": subscription, "max_messages": 1, "return_immediately": expected is None},
+                    timeout=max(1.0, min(30.0, deadline - time.monotonic())),
+                )
+            except exceptions.DeadlineExceeded:
+                continue
+            if not response.received_messages:
+                if expected is None:
+                    break
+                continue
+            subscriber.acknowledge(
+                request={"subscription": subscription, "ack_ids": [m.ack_id for m in response.received_messages]}
+            )
+            received.extend(m.message for m in response.received_messages)
+    finally:
+        subscriber.close()
+    return received
 
 
 def _unacked(subscription: str) -> list:
     """Messages the job left un-acked: they are redelivered once their ack deadline passes, whereas an immediate
     pull right after the run cannot see messages still leased to a job that pulled them and never acked."""
-    return pull_and_ack(subscription, expected=1, timeout=ACK_DEADLINE_SECONDS + 15)
+    first = _pull_and_ack_one_at_a_time(subscription, expected=1, timeout=ACK_DEADLINE_SECONDS + 15)
+    return first + _pull_and_ack_one_at_a_time(subscription) if first else []
 
 
 def _traffic() -> list[Outgoing]:
     """Good snapshots, hostile cases and conflicting pairs, interleaved in a fixed shuffled order."""
-    good = [Outgoing(m.data, m.attributes) for m in MessageStream(GOOD_TRAFFIC)]
-    assert all(m.fault is None for m in MessageStream(GOOD_TRAFFIC))
+    stream = list(MessageStream(GOOD_TRAFFIC))
+    assert all(m.fault is None for m in stream)
+    good = [Outgoing(m.data, m.attributes) for m in stream]
     good += [Outgoing(edge.data, edge.attributes) for edge in EDGE_VALID]
     conflicts = []
     for order_id in CONFLICT_ORDERS:
@@ -111,8 +143,11 @@ def _traffic() -> list[Outgoing]:
 def _publish(topic: str, messages: list[Outgoing]) -> list[str]:
     """Publish in order; returns the message ids the emulator gave."""
     publisher = pubsub_v1.PublisherClient()
-    futures = [publisher.publish(topic, m.data, **m.attributes) for m in messages]
-    return [future.result(timeout=120) for future in futures]
+    try:
+        futures = [publisher.publish(topic, m.data, **m.attributes) for m in messages]
+        return [future.result(timeout=120) for future in futures]
+    finally:
+        publisher.stop()
 
 
 def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -256,14 +291,16 @@ def _file_identity(path: Path, line_number: int) -> str:
     return f"file:{path}:{line_number}"
 
 
-def test_hostile_messages_are_dead_lettered_once_each_and_leave_the_warehouse_alone(pubsub, pubsub_names, tmp_path):
+def test_hostile_messages_are_dead_lettered_once_each_and_leave_the_warehouse_alone(
+    pubsub, short_lease_names, tmp_path
+):
     traffic = _traffic()
     assert len(HOSTILE_CASES) >= 150 and sum(m.good for m in traffic) >= 300
-    message_ids = _publish(pubsub_names["topic"], traffic)
+    message_ids = _publish(short_lease_names["topic"], traffic)
     published = list(zip(message_ids, traffic, strict=True))
     warehouse = tmp_path / "hostile.duckdb"
 
-    result = _stream(pubsub, pubsub_names, warehouse)  # exit code 0: it kept running and drained
+    result = _stream(pubsub, short_lease_names, warehouse)  # exit code 0: it kept running and drained
 
     rows = _dead_letters(warehouse)
     rows_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -292,14 +329,14 @@ def test_hostile_messages_are_dead_lettered_once_each_and_leave_the_warehouse_al
     good_bodies = [m.data for m in traffic if m.good] + list(winners.values())
     problems += _oracle_problems(warehouse, good_bodies)
 
-    left = _unacked(pubsub_names["subscription"])
+    left = _unacked(short_lease_names["subscription"])
     if left:
         problems.append(
             f"{len(left)} messages were never acked (redelivered after the run), e.g. {left[0].data[:80]!r}"
         )
 
-    counts = SUMMARY.match(result.stderr.strip().splitlines()[-1]) if result.stderr.strip() else None
-    written = DEAD_LETTERS_WRITTEN.search(result.stderr.strip().splitlines()[-1]) if counts else None
+    summary = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+    counts, written = SUMMARY.match(summary), DEAD_LETTERS_WRITTEN.search(summary)
     hostile = sum(m.case is not None for m in traffic)
     conflicting = sum(m.conflict is not None for m in traffic)
     expected_counts = {
@@ -310,11 +347,11 @@ def test_hostile_messages_are_dead_lettered_once_each_and_leave_the_warehouse_al
     }
     actual_counts = {**counts.groupdict(), **written.groupdict()} if counts and written else {}
     if {name: int(value) for name, value in actual_counts.items()} != expected_counts:
-        problems.append(f"summary {result.stderr.strip().splitlines()[-1:]!r} does not reconcile: {expected_counts}")
+        problems.append(f"summary {summary!r} does not reconcile with what was sent: {expected_counts}")
     if len(rows) != hostile + conflicting // 2:
         problems.append(f"{len(rows)} dead-letter rows, expected {hostile + conflicting // 2} (one per bad message)")
 
-    problems += _dead_letter_topic_problems(pubsub_names["dead_letter_subscription"], published)
+    problems += _dead_letter_topic_problems(short_lease_names["dead_letter_subscription"], published)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:100])
 
 
@@ -323,7 +360,7 @@ def _dead_letter_topic_problems(subscription: str, published: list[tuple[str, Ou
     may arrive cut, as in the table)."""
     bad = [message for _, message in published if not message.good]
     dead_lettered = len(bad) - len(CONFLICT_ORDERS)  # one snapshot of each conflicting pair is stored
-    received = pull_and_ack(subscription, expected=dead_lettered, timeout=60)
+    received = _pull_and_ack_one_at_a_time(subscription, expected=dead_lettered, timeout=60)
     problems, seen = [], set()
     by_body = {m.data: m for m in bad}
     for message in received:
@@ -346,28 +383,28 @@ def _dead_letter_topic_problems(subscription: str, published: list[tuple[str, Ou
 
 
 def test_a_snapshot_that_conflicts_with_a_stored_one_is_dead_lettered_and_the_stored_one_stays(
-    pubsub, pubsub_names, tmp_path
+    pubsub, short_lease_names, tmp_path
 ):
     first, second_a, second_b = sequence_conflict("conflict-stored")
     warehouse = tmp_path / "conflict.duckdb"
-    _publish(pubsub_names["topic"], [Outgoing(first, {}), Outgoing(second_a, attributes_of(json.loads(second_a)))])
-    _stream(pubsub, pubsub_names, warehouse)
+    _publish(short_lease_names["topic"], [Outgoing(first, {}), Outgoing(second_a, attributes_of(json.loads(second_a)))])
+    _stream(pubsub, short_lease_names, warehouse)
     assert _dead_letters(warehouse) == []
     stored = full_tables(warehouse)
     assert _oracle_problems(warehouse, [first, second_a]) == []
 
     # 2b claims the stored sequence 2 with another event_id; 2a comes again (a redelivery is not an error).
     (conflict_id, _) = _publish(
-        pubsub_names["topic"],
+        short_lease_names["topic"],
         [Outgoing(second_b, attributes_of(json.loads(second_b))), Outgoing(second_a, {})],
     )
-    _stream(pubsub, pubsub_names, warehouse)
+    _stream(pubsub, short_lease_names, warehouse)
 
     rows = _dead_letters(warehouse)
     assert [row["message_id"] for row in rows] == [conflict_id], [_described(row) for row in rows]
     assert _dead_letter_problems("2b", rows[0], second_b, attributes_of(json.loads(second_b)), SEQUENCE_CONFLICT) == []
     assert full_tables(warehouse) == stored  # 2a stays whole: no row of 2b, no mix
-    assert _unacked(pubsub_names["subscription"]) == []
+    assert _unacked(short_lease_names["subscription"]) == []
 
 
 def test_a_backfill_run_twice_records_each_bad_line_once(tmp_path):

@@ -40,8 +40,8 @@ failures as (
         {{ dbt.date_trunc('minute', 'dead_lettered_at') }} as minute_start,
         count(*) as dead_letters,
         {% for stage in var('dead_letter_error_stages') %}
-            sum(case when error_stage = '{{ stage }}' then 1 else 0 end) as {{ stage }}_errors
-            {%- if not loop.last %},{% endif %}
+        sum(case when error_stage = '{{ stage }}' then 1 else 0 end) as {{ stage }}_errors
+        {%- if not loop.last %},{% endif %}
         {% endfor %}
 
     from dead_letters
@@ -58,8 +58,8 @@ final as (
         writes.max_ingest_lag_seconds,
         coalesce(failures.dead_letters, 0) as dead_letters,
         {% for stage in var('dead_letter_error_stages') %}
-            coalesce(failures.{{ stage }}_errors, 0) as {{ stage }}_errors
-            {%- if not loop.last %},{% endif %}
+        coalesce(failures.{{ stage }}_errors, 0) as {{ stage }}_errors
+        {%- if not loop.last %},{% endif %}
         {% endfor %}
 
     from writes

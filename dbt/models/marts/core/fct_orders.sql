@@ -19,7 +19,7 @@ orders as (
     select * from {{ ref('stg_orders_rt__orders') }}
     {% if is_incremental() %}
     -- items and payments change only with a new snapshot of their order, which rewrites the orders row
-        where ingested_at >= (select {{ timestamp_minus('max(ingested_at)', 1, 'hour') }} from {{ this }})
+    where ingested_at >= (select {{ timestamp_minus('max(ingested_at)', 1, 'hour') }} from {{ this }})
     {% endif %}
 
 ),

@@ -16,8 +16,8 @@ months as (
 
     select distinct month_start
     from {{ ref('dim_date') }}
-    where month_start >= (select min(cohort_month) from customers)
-        and month_start <= (select max({{ month_start('purchased_at') }}) from orders)
+    where month_start >= (select min(customers.cohort_month) from customers)
+        and month_start <= (select max({{ month_start('orders.purchased_at') }}) from orders)
 
 ),
 

@@ -41,7 +41,9 @@ activity as (
 
     from customer_months
     inner join customers on customer_months.customer_unique_id = customers.customer_unique_id
-    group by 1, 2
+    group by
+        customers.cohort_month,
+        {{ months_between('customers.cohort_month', 'customer_months.activity_month') }}
 
 ),
 

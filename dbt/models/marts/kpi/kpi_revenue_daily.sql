@@ -11,8 +11,8 @@ days as (
 
     select date_day
     from {{ ref('dim_date') }}
-    where date_day >= (select min(purchase_date) from orders)
-        and date_day <= (select max(purchase_date) from orders)
+    where date_day >= (select min(orders.purchase_date) from orders)
+        and date_day <= (select max(orders.purchase_date) from orders)
 
 ),
 

@@ -18,6 +18,16 @@ monthly as (
 
 ),
 
+with_previous_month as (
+
+    select
+        *,
+        lag(revenue) over (order by month_start) as previous_month_revenue
+
+    from monthly
+
+),
+
 final as (
 
     select
@@ -25,10 +35,9 @@ final as (
         order_count,
         revenue,
         revenue / nullif(order_count, 0) as average_order_value,
-        (revenue - lag(revenue) over (order by month_start))
-        / nullif(lag(revenue) over (order by month_start), 0) as revenue_growth_rate
+        (revenue - previous_month_revenue) / nullif(previous_month_revenue, 0) as revenue_growth_rate
 
-    from monthly
+    from with_previous_month
 
 )
 

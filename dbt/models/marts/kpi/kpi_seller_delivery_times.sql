@@ -36,8 +36,8 @@ seller_orders as (
 order_stats as (
 
     select
-        avg(delivery_days) as mean_days,
-        stddev_samp(delivery_days) as stddev_days
+        -- an order this slow or slower is an outlier among all delivered orders
+        avg(delivery_days) + {{ var('delivery_outlier_stddevs') }} * stddev_samp(delivery_days) as slow_order_days
 
     from orders
 
@@ -51,14 +51,7 @@ per_seller as (
         avg(seller_orders.delivery_days) as average_delivery_days,
         max(seller_orders.delivery_days) as max_delivery_days,
         avg(case when seller_orders.is_late then 1.0 else 0.0 end) as late_rate,
-        sum(
-            case
-                when seller_orders.delivery_days
-                    > order_stats.mean_days + {{ var('delivery_outlier_stddevs') }} * order_stats.stddev_days
-                    then 1
-                else 0
-            end
-        ) as slow_order_count
+        sum(case when seller_orders.delivery_days > order_stats.slow_order_days then 1 else 0 end) as slow_order_count
 
     from seller_orders
     cross join order_stats
@@ -70,7 +63,9 @@ seller_stats as (
 
     select
         avg(average_delivery_days) as mean_of_sellers,
-        stddev_samp(average_delivery_days) as stddev_of_sellers
+        stddev_samp(average_delivery_days) as stddev_of_sellers,
+        avg(average_delivery_days)
+        + {{ var('delivery_outlier_stddevs') }} * stddev_samp(average_delivery_days) as outlier_average_days
 
     from per_seller
     where delivered_orders >= {{ var('delivery_outlier_min_orders') }}
@@ -92,8 +87,7 @@ final as (
         / nullif(seller_stats.stddev_of_sellers, 0) as delivery_z_score,
         coalesce(
             per_seller.delivered_orders >= {{ var('delivery_outlier_min_orders') }}
-            and per_seller.average_delivery_days > seller_stats.mean_of_sellers
-            + {{ var('delivery_outlier_stddevs') }} * seller_stats.stddev_of_sellers,
+            and per_seller.average_delivery_days > seller_stats.outlier_average_days,
             false
         ) as is_outlier
 

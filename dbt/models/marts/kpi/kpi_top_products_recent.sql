@@ -17,8 +17,8 @@ as_of as (
 windows as (
 
     {% for weeks in var('recent_window_weeks') %}
-        select {{ weeks }} as window_weeks
-        {% if not loop.last %}union all{% endif %}
+    select {{ weeks }} as window_weeks
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

@@ -9,7 +9,8 @@ source as (
 renamed as (
 
     select
-        {{ dbt.concat(["order_id", "'-'", "cast(payment_sequential as " ~ dbt.type_string() ~ ")"]) }} as order_payment_key,
+        {{ dbt.concat(["order_id", "'-'", "cast(payment_sequential as " ~ dbt.type_string() ~ ")"]) }}
+            as order_payment_key,
         order_id,
         payment_sequential,
         payment_type,

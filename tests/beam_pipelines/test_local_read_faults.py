@@ -1,0 +1,75 @@
+"""The local read and the acker under Pub/Sub faults, at the client boundary: a failing pull or ack is retried
+or left for redelivery, never raised into the pipeline."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from google.api_core import exceptions
+
+from beam_pipelines import acks
+from beam_pipelines.acks import SubscriptionAcker
+from beam_pipelines.transforms import local_pubsub
+from beam_pipelines.transforms.local_pubsub import PullMessagesFn
+
+
+class FlakySubscriber:
+    """Raises the queued errors, then returns one message per pull; records acks."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        self.acked = []
+
+    def pull(self, request, timeout):
+        if self.errors:
+            raise self.errors.pop(0)
+        message = SimpleNamespace(data=b"{}", attributes={}, message_id="m1")
+        return SimpleNamespace(received_messages=[SimpleNamespace(message=message, ack_id="a1")])
+
+    def acknowledge(self, request, retry, timeout):
+        return retry(self._acknowledge)(request)  # the client library applies the retry it is given
+
+    def _acknowledge(self, request):
+        if self.errors:
+            raise self.errors.pop(0)
+        self.acked.extend(request["ack_ids"])
+
+
+def _read_fn(client) -> PullMessagesFn:
+    fn = PullMessagesFn("projects/p/subscriptions/s")
+    fn.setup()
+    fn.client = client
+    return fn
+
+
+def test_failed_pulls_pause_and_report_nothing_then_recover(monkeypatch):
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")  # a client without credentials; never called
+    monkeypatch.setattr(local_pubsub, "ERROR_PAUSE_SECONDS", 0.001)
+    errors = [exceptions.ServiceUnavailable("emulator restarting"), exceptions.NotFound("subscription gone")]
+    fn = _read_fn(FlakySubscriber(errors))
+    assert fn._pull() == [] and fn._pull() == []  # neither error escapes
+    assert fn.consecutive_errors == 2
+    (received,) = fn._pull()
+    assert received.ack_id == "a1" and fn.consecutive_errors == 0
+
+
+def test_a_failing_ack_is_retried_then_given_up_without_raising(monkeypatch):
+    acker = SubscriptionAcker("projects/p/subscriptions/s")
+    flaky = FlakySubscriber([exceptions.DeadlineExceeded("busy")])
+    acker._client = flaky
+    assert acker.ack(["a1", None, "a2"]) == 2 and flaky.acked == ["a1", "a2"]  # retried past the deadline
+
+    monkeypatch.setattr(acks, "ACK_RETRY", acks.ACK_RETRY.with_timeout(0.01))
+    down = FlakySubscriber([exceptions.ServiceUnavailable("down")] * 10_000)
+    acker._client = down
+    assert acker.ack(["a3"]) == 0 and down.acked == []  # given up: the message is redelivered later
+
+
+def test_an_oversized_pull_response_shrinks_the_pull_and_is_not_idle_time(monkeypatch):
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")
+    fn = _read_fn(FlakySubscriber([exceptions.ResourceExhausted("Received message larger than max")]))
+    before = local_pubsub._last_message_at[fn.run_token]
+    assert fn._pull() == []
+    assert fn.pull_size == local_pubsub.PULL_SIZE // 10
+    assert local_pubsub._last_message_at[fn.run_token] >= before  # messages are waiting: the idle clock restarts
+    assert len(fn._pull()) == 1 and fn.pull_size == local_pubsub.PULL_SIZE // 5  # and grows back
