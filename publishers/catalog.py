@@ -17,10 +17,7 @@ from faker import Faker
 from publishers.geography import STATE_WEIGHTS, STATES
 from publishers.identifiers import random_hex_id
 from publishers.text import olist_city
-
-PRODUCTS_FILE = "olist_products_dataset.csv"
-SELLERS_FILE = "olist_sellers_dataset.csv"
-TRANSLATION_FILE = "product_category_name_translation.csv"
+from schemas.olist import CATEGORY_TRANSLATION_FILE, PRODUCTS_FILE, SELLERS_FILE, zip_prefix
 
 # The largest Olist categories (Portuguese name -> English), for generated catalogs.
 GENERATED_CATEGORIES: dict[str, str] = {
@@ -80,14 +77,6 @@ class Catalog:
     source: str
 
 
-def zip_prefix(value: str) -> str:
-    """Olist's CSVs lose leading zeros when read as integers: restore the 5-digit prefix."""
-    digits = value.strip()
-    if not digits.isdigit() or len(digits) > 5:
-        raise ValueError(f"zip code prefix {value!r} is not 1-5 digits")
-    return digits.zfill(5)
-
-
 def _optional_int(value: str) -> int | None:
     value = value.strip()
     return int(float(value)) if value else None
@@ -128,7 +117,7 @@ def load_olist_catalog(directory: str | Path) -> Catalog:
         )
         translation = {
             row["product_category_name"].strip(): row["product_category_name_english"].strip()
-            for row in _rows(directory / TRANSLATION_FILE)
+            for row in _rows(directory / CATEGORY_TRANSLATION_FILE)
         }
     except KeyError as error:
         raise CatalogError(f"{directory}: a CSV lacks the Olist column {error}") from error
@@ -183,7 +172,7 @@ def write_catalog(catalog: Catalog, directory: str | Path) -> list[Path]:
         (PRODUCTS_FILE, [asdict(p) for p in catalog.products], [f.name for f in fields(Product)]),
         (SELLERS_FILE, [asdict(s) for s in catalog.sellers], [f.name for f in fields(Seller)]),
         (
-            TRANSLATION_FILE,
+            CATEGORY_TRANSLATION_FILE,
             [
                 {"product_category_name": pt, "product_category_name_english": en}
                 for pt, en in sorted(catalog.category_translation.items())

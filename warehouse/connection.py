@@ -19,7 +19,8 @@ import duckdb
 
 from schemas import table_names, table_schema
 from schemas.settings import DEFAULT_LOCK_TIMEOUT
-from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, duckdb_type, quote
+from schemas.types import duckdb_type
+from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, quote
 
 LOGGER = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ TARGETS = ("local", "bigquery")
 DBT_SCHEMA = "analytics"
 
 #: Environment variables: the raw warehouse (shared with the pipeline), the analytics file, the raw schema
-#: (read by dbt/models/staging/_sources.yml) and the file dbt works on (read by dbt/profiles.yml).
+#: (read by dbt/models/staging/orders_rt/_orders_rt__sources.yml) and the file dbt works on (read by dbt/profiles.yml).
 DBT_DUCKDB_PATH_ENV = "DBT_DUCKDB_PATH"
 ANALYTICS_PATH_ENV = "ORDERS_ANALYTICS_DUCKDB_PATH"
 

@@ -32,7 +32,16 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from schemas import TableSchema, table_schema
+from schemas.olist import (
+    CATEGORY_TRANSLATION_FILE,
+    PRODUCTS_FILE,
+    SELLERS_FILE,
+    ZIP_PREFIX_COLUMNS,
+    ZIP_PREFIX_WIDTH,
+)
 from schemas.settings import default_duckdb_path
+from schemas.types import arrow_type
+from schemas.types import bigquery_schema as schema_fields
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, connect
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, quote
 
@@ -44,22 +53,12 @@ CATEGORY_TRANSLATION = "product_category_name_translation"
 
 #: Warehouse table -> the Olist file it is loaded from.
 OLIST_FILES: dict[str, str] = {
-    PRODUCTS: "olist_products_dataset.csv",
-    SELLERS: "olist_sellers_dataset.csv",
-    CATEGORY_TRANSLATION: "product_category_name_translation.csv",
+    PRODUCTS: PRODUCTS_FILE,
+    SELLERS: SELLERS_FILE,
+    CATEGORY_TRANSLATION: CATEGORY_TRANSLATION_FILE,
 }
-
-#: Columns holding a zip prefix: always five digits, leading zeros kept.
-ZIP_PREFIX_COLUMNS = frozenset({"seller_zip_code_prefix", "customer_zip_code_prefix"})
-ZIP_PREFIX_WIDTH = 5
-
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "STRING": pa.string(),
-    "INT64": pa.int64(),
-    "INTEGER": pa.int64(),
-    "FLOAT64": pa.float64(),
-    "FLOAT": pa.float64(),
-}
+#: The types a CSV column is read as.
+_CSV_TYPES = frozenset({"STRING", "INT64", "INTEGER", "FLOAT64", "FLOAT"})
 
 
 class ReferenceDataError(ValueError):
@@ -99,10 +98,9 @@ class LoadReport:
 
 def _arrow_type(table: TableSchema, column: str) -> pa.DataType:
     bigquery_type = table.column(column).type
-    try:
-        return _ARROW_TYPES[bigquery_type]
-    except KeyError:
-        raise ReferenceDataError(f"{table.name}.{column}: no CSV reading for type {bigquery_type}") from None
+    if bigquery_type not in _CSV_TYPES:
+        raise ReferenceDataError(f"{table.name}.{column}: no CSV reading for type {bigquery_type}")
+    return arrow_type(bigquery_type)
 
 
 def pad_zip_prefix(values: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -223,10 +221,7 @@ def load_into_duckdb(
 
 def bigquery_schema(table_name: str) -> list[Any]:
     """The google-cloud-bigquery SchemaFields of ``table_name``, from schemas/bigquery/."""
-    from google.cloud import bigquery
-
-    table = table_schema(table_name)
-    return [bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description) for c in table.columns]
+    return schema_fields(table_schema(table_name))
 
 
 def load_into_bigquery(

@@ -26,8 +26,7 @@ from beam_pipelines.sinks.base import ContentRefusedError, RetryLaterError
 from beam_pipelines.sinks.fold import StoredVersion
 from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
 from schemas import DEAD_LETTER_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, TableSchema, table_names, table_schema
-
-_SCALAR_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
+from schemas.types import bigquery_schema, standard_type
 
 
 def is_transient(error: BaseException) -> bool:
@@ -75,7 +74,7 @@ def _classified() -> Iterator[None]:
 def _parameter_type(column):
     from google.cloud import bigquery
 
-    return bigquery.ScalarQueryParameterType(_SCALAR_TYPES.get(column.type, column.type), name=column.name)
+    return bigquery.ScalarQueryParameterType(standard_type(column.type), name=column.name)
 
 
 def rows_parameter(name: str, table: TableSchema, rows: Sequence[dict[str, Any]]):
@@ -86,10 +85,7 @@ def rows_parameter(name: str, table: TableSchema, rows: Sequence[dict[str, Any]]
     values = [
         bigquery.StructQueryParameter(
             None,
-            *(
-                bigquery.ScalarQueryParameter(c.name, _SCALAR_TYPES.get(c.type, c.type), row[c.name])
-                for c in table.columns
-            ),
+            *(bigquery.ScalarQueryParameter(c.name, standard_type(c.type), row[c.name]) for c in table.columns),
         )
         for row in rows
     ]
@@ -235,9 +231,7 @@ def create_missing_tables(client, project: str, dataset: str) -> list[str]:
         table = table_schema(name)
         definition = bigquery.Table(
             f"{project}.{dataset}.{name}",
-            schema=[
-                bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description) for c in table.columns
-            ],
+            schema=bigquery_schema(table),
         )
         definition.description = table.description
         if table.partition_field:

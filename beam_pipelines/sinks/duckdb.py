@@ -18,8 +18,9 @@ from beam_pipelines.sinks.base import ContentRefusedError, RetryLaterError
 from beam_pipelines.sinks.fold import StoredVersion
 from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
 from schemas import DEAD_LETTER_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, table_schema
+from schemas.types import arrow_schema
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, WarehouseLockedError, connect, ensure_tables
-from warehouse.duckdb_schema import DEFAULT_SCHEMA, arrow_schema, quote
+from warehouse.duckdb_schema import DEFAULT_SCHEMA, quote
 
 #: Errors that say a value cannot be stored (converting rows to Arrow, or DuckDB casting/constraining them).
 _CONTENT_ERRORS = (

@@ -117,10 +117,12 @@ def test_a_lock_held_past_the_sinks_patience_leaves_messages_for_redelivery(pubs
     flags, messages = _batch(seed=43, orders=200)
     path, log = tmp_path / "w.duckdb", tmp_path / "pipeline.log"
     # The sink waits 1 s for the lock; the holder keeps it for longer; idle > the 10 s ack deadline.
+    warm_up_flags, warm_up = _batch(seed=44, orders=5)
+    _publish(env, names["topic"], warm_up_flags)
     pipeline = _pipeline(
         env, names["subscription"], path, log, "--duckdb_lock_timeout", "1", "--max_idle_seconds", "25"
     )
-    _wait_for(lambda: _count(path, "SELECT count(*) FROM orders_rt.orders") == 0, 120, "the warehouse to exist")
+    _wait_for(lambda: _landed(path, *_expected(warm_up)), 120, "the pipeline to be up and writing")
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_THE_FILE, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )

@@ -7,7 +7,8 @@ import random
 import pytest
 from faker import Faker
 
-from publishers.catalog import CatalogError, generate_catalog, load_olist_catalog, write_catalog, zip_prefix
+from publishers.catalog import CatalogError, generate_catalog, load_olist_catalog, write_catalog
+from schemas.olist import zip_prefix
 
 
 def test_real_olist_files_load_with_their_quirks(olist_dir):
