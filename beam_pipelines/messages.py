@@ -25,12 +25,16 @@ class ReceivedMessage:
 
     @property
     def dead_letter_id(self) -> str:
-        """Stable identity of this message across redeliveries and re-runs: it is dead-lettered once."""
+        """Stable identity of this message across redeliveries and re-runs: it is dead-lettered once.
+
+        A Pub/Sub message is its message id plus a short hash of its body: redeliveries keep both, while a
+        message id reused by a restarted emulator (its ids start again at 1) names another body."""
+        digest = hashlib.sha256(self.data).hexdigest()
         if self.message_id:
-            return f"pubsub:{self.message_id}"
+            return f"pubsub:{self.message_id}:{digest[:16]}"
         if self.origin:
             return f"file:{self.origin}"
-        return f"sha256:{hashlib.sha256(self.data).hexdigest()}"
+        return f"sha256:{digest}"
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTr
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Timestamp
-from google.api_core import exceptions
+from google.api_core import exceptions, retry
 
 from beam_pipelines import metrics
+from beam_pipelines.acks import TRANSIENT_PUBSUB_ERRORS
 from beam_pipelines.messages import ReceivedMessage
 
 LOGGER = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ IDLE_PAUSE_SECONDS = 0.02
 #: After a failed pull, wait this long, doubling per consecutive failure up to the maximum.
 ERROR_PAUSE_SECONDS = 0.1
 MAX_ERROR_PAUSE_SECONDS = 5.0
+#: The client's own retry of one pull: short (the client's default keeps a pull retrying for 60 s, blind to
+#: the job's idle clock); longer outages are the read's loop's to ride out.
+PULL_RETRY = retry.Retry(
+    predicate=retry.if_exception_type(*TRANSIENT_PUBSUB_ERRORS), initial=0.1, maximum=1.0, timeout=5.0
+)
 _END = sys.maxsize
 
 #: Last time each read (by its run token) got a message, shared by the DoFn instances of this process.
@@ -135,6 +141,7 @@ class PullMessagesFn(beam.DoFn):
         # return_immediately is deprecated for production Pub/Sub, where Dataflow's native read is used
         # instead; the emulator honours it, and it keeps an idle local pipeline from blocking ~29 s per pull.
         response = self.client.pull(
+            retry=PULL_RETRY,
             request={
                 "subscription": self.subscription,
                 "max_messages": self.pull_size,

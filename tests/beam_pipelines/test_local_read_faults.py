@@ -20,7 +20,7 @@ class FlakySubscriber:
         self.errors = list(errors)
         self.acked = []
 
-    def pull(self, request, timeout):
+    def pull(self, request, timeout, retry=None):
         if self.errors:
             raise self.errors.pop(0)
         message = SimpleNamespace(data=b"{}", attributes={}, message_id="m1")

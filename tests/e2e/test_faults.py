@@ -84,7 +84,7 @@ def test_the_job_survives_an_emulator_stop_and_start(tmp_path):
         second_flags, second = _batch(seed=42, orders=150)
         path, log = tmp_path / "w.duckdb", tmp_path / "pipeline.log"
         _publish(env, names["topic"], first_flags)
-        pipeline = _pipeline(env, names["subscription"], path, log, "--max_idle_seconds", "20")
+        pipeline = _pipeline(env, names["subscription"], path, log, "--max_idle_seconds", "30")
         # Everything of batch 1 landed: the emulator keeps messages in memory only, so anything still waiting
         # in it when it stops is lost by the emulator, not by the pipeline.
         _wait_for(lambda: _landed(path, *_expected(first)), 180, "batch 1 to land")

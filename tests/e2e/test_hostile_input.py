@@ -318,8 +318,9 @@ def test_hostile_messages_are_dead_lettered_once_each_and_leave_the_warehouse_al
             problems.append(f"{case.name}: {len(found)} dead-letter rows, expected exactly 1 ({case.expected()})")
             continue
         row = found[0]
-        if row["dead_letter_id"] != f"pubsub:{message_id}":
-            problems.append(f"{case.name}: dead_letter_id {row['dead_letter_id']!r}, expected 'pubsub:{message_id}'")
+        expected_id = f"pubsub:{message_id}:{hashlib.sha256(case.data).hexdigest()[:16]}"
+        if row["dead_letter_id"] != expected_id:
+            problems.append(f"{case.name}: dead_letter_id {row['dead_letter_id']!r}, expected {expected_id!r}")
         problems += _dead_letter_problems(case.name, row, case.data, case.attributes, case)
     unknown = set(rows_of) - set(message_ids)
     problems += [f"dead letter for a message never published: {_described(rows_of[m][0])}" for m in unknown]
