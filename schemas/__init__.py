@@ -24,6 +24,14 @@ ORDER_ITEMS = "order_items"
 ORDER_PAYMENTS = "order_payments"
 DEAD_LETTER_TABLE = "order_events_dead_letter"
 UPSERTED_TABLES = (ORDERS, ORDER_ITEMS, ORDER_PAYMENTS)
+#: The timestamps of an order (Olist's columns), in the event's ``order`` object and the orders table.
+ORDER_TIMESTAMPS = (
+    "order_purchase_timestamp",
+    "order_approved_at",
+    "order_delivered_carrier_date",
+    "order_delivered_customer_date",
+    "order_estimated_delivery_date",
+)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ streaming_job.py, so a flag copied from one command works in the other.
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -35,3 +36,14 @@ def default_duckdb_path() -> Path:
 
 def default_raw_schema() -> str:
     return os.environ.get(RAW_SCHEMA_ENV) or DEFAULT_DATASET
+
+
+def add_duckdb_path_argument(parser: argparse.ArgumentParser, purpose: str) -> None:
+    """``--duckdb-path`` (also spelled ``--duckdb_path``, as streaming_job.py spells it) with its default."""
+    parser.add_argument(
+        "--duckdb-path",
+        "--duckdb_path",
+        type=Path,
+        default=default_duckdb_path(),
+        help=f"{purpose} (default: ${DUCKDB_PATH_ENV} or {_DEFAULT_DUCKDB_PATH})",
+    )

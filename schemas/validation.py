@@ -27,7 +27,7 @@ from typing import Any
 import fastjsonschema
 import jsonschema
 
-from schemas import EVENT_SCHEMA_FILES, event_schema
+from schemas import EVENT_SCHEMA_FILES, ORDER_TIMESTAMPS, event_schema
 from schemas.timestamps import TimestampError, parse_timestamp
 
 # error_stage values (one column of the dead-letter table).
@@ -48,13 +48,6 @@ MAX_ERROR_TEXT = 500
 _BAD_TEXT = re.compile("[\x00-\x1f\ud800-\udfff]")
 #: Integer fields: JSON Schema accepts integral floats (3.0) there; the warehouse needs ints.
 _INTEGER_FIELDS = {"items": ("order_item_id",), "payments": ("payment_sequential", "payment_installments")}
-_ORDER_TIMESTAMPS = (
-    "order_purchase_timestamp",
-    "order_approved_at",
-    "order_delivered_carrier_date",
-    "order_delivered_customer_date",
-    "order_estimated_delivery_date",
-)
 
 # Timestamps each status requires (non-null) and forbids (must still be null). Only what a status cannot do
 # without: real Olist data has delivered orders without an approval time, so later statuses don't demand every
@@ -349,7 +342,7 @@ def _with_integers(event: dict[str, Any], version: int) -> dict[str, Any]:
 
 def _timestamp_fields(event: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
     yield "$.event_time", event["event_time"]
-    for name in _ORDER_TIMESTAMPS:
+    for name in ORDER_TIMESTAMPS:
         yield f"$.order.{name}", event["order"][name]
     for index, item in enumerate(event["items"]):
         yield f"$.items[{index}].shipping_limit_date", item["shipping_limit_date"]

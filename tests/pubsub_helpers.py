@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 
+from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from orders_local import emulator as pubsub_emulator
@@ -28,18 +29,28 @@ def create_pubsub_names(emulator: pubsub_emulator.Emulator, ack_deadline_seconds
     }
 
 
-def pull_and_ack(subscription: str, expected: int | None = None, timeout: float = 120.0) -> list:
+def pull_and_ack(
+    subscription: str, expected: int | None = None, timeout: float = 120.0, max_messages: int = 1000
+) -> list:
     """Pull (and ack) until ``expected`` messages arrived or ``timeout`` passed; with no ``expected``, until the
-    subscription answers an immediate pull with nothing (drained)."""
+    subscription answers an immediate pull with nothing (drained). ``max_messages=1`` for bodies of a MiB or
+    more: a response holding several would exceed the emulator's 4 MiB message limit and fail the pull."""
     subscriber = pubsub_v1.SubscriberClient()
     received = []
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and (expected is None or len(received) < expected):
-            response = subscriber.pull(
-                request={"subscription": subscription, "max_messages": 1000, "return_immediately": expected is None},
-                timeout=30,
-            )
+            try:
+                response = subscriber.pull(
+                    request={
+                        "subscription": subscription,
+                        "max_messages": max_messages,
+                        "return_immediately": expected is None,
+                    },
+                    timeout=max(1.0, min(30.0, deadline - time.monotonic())),
+                )
+            except exceptions.DeadlineExceeded:
+                continue
             if not response.received_messages:
                 if expected is None:
                     break

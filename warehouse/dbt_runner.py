@@ -37,7 +37,7 @@ from pathlib import Path
 
 import duckdb
 
-from schemas.settings import RAW_SCHEMA_ENV, default_duckdb_path, default_raw_schema
+from schemas.settings import RAW_SCHEMA_ENV, add_duckdb_path_argument, default_duckdb_path, default_raw_schema
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, connect
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, quote
 
@@ -237,13 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("DBT_TARGET", "local"),
         help="local: dbt-duckdb on DuckDB files; bigquery: production via DBT_BIGQUERY_* (default: local)",
     )
-    parser.add_argument(
-        "--duckdb-path",
-        "--duckdb_path",
-        type=Path,
-        default=default_duckdb_path(),
-        help="raw warehouse written by the pipeline (default: $ORDERS_DUCKDB_PATH or data/warehouse.duckdb)",
-    )
+    add_duckdb_path_argument(parser, "raw warehouse written by the pipeline")
     parser.add_argument(
         "--analytics-path",
         type=Path,

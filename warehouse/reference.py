@@ -39,7 +39,7 @@ from schemas.olist import (
     ZIP_PREFIX_COLUMNS,
     ZIP_PREFIX_WIDTH,
 )
-from schemas.settings import default_duckdb_path
+from schemas.settings import add_duckdb_path_argument
 from schemas.types import arrow_type
 from schemas.types import bigquery_schema as schema_fields
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, connect
@@ -275,13 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sink", choices=("duckdb", "bigquery"), default="duckdb", help="warehouse to load (default: duckdb)"
     )
-    parser.add_argument(
-        "--duckdb-path",
-        "--duckdb_path",
-        type=Path,
-        default=default_duckdb_path(),
-        help="DuckDB file for --sink duckdb (default: $ORDERS_DUCKDB_PATH or data/warehouse.duckdb)",
-    )
+    add_duckdb_path_argument(parser, "DuckDB file for --sink duckdb")
     parser.add_argument(
         "--schema",
         default=DEFAULT_SCHEMA,

@@ -11,17 +11,10 @@ from apache_beam import pvalue
 from beam_pipelines import metrics
 from beam_pipelines.dead_letters import STAGE_ROWS, internal_error
 from beam_pipelines.messages import DEAD_LETTER, OrderSnapshot, SnapshotRows
+from schemas import ORDER_TIMESTAMPS
 from schemas.timestamps import parse_timestamp
 
 ROWS = "rows"
-
-_ORDER_TIMESTAMPS = (
-    "order_purchase_timestamp",
-    "order_approved_at",
-    "order_delivered_carrier_date",
-    "order_delivered_customer_date",
-    "order_estimated_delivery_date",
-)
 
 
 def _money(amount: float | int) -> Decimal:
@@ -44,7 +37,7 @@ def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) 
         "_ingested_at": ingested_at or datetime.now(timezone.utc),
     }
     order = dict(event["order"])
-    for name in _ORDER_TIMESTAMPS:
+    for name in ORDER_TIMESTAMPS:
         order[name] = _optional_timestamp(order[name])
     customer = event["customer"]
     order_row = {

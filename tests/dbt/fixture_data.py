@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from publishers.catalog import PRODUCTS_FILE, SELLERS_FILE, TRANSLATION_FILE
+from schemas.olist import CATEGORY_TRANSLATION_FILE, PRODUCTS_FILE, SELLERS_FILE
 from warehouse import dbt_runner
 
 #: Orders whose shape the tests rely on, by order_id.
@@ -109,7 +109,7 @@ def append_edge_catalog(directory: Path) -> None:
         for seller_id, (zip_prefix, city, state) in EDGE_SELLERS.items()
     ]
     _append_rows(directory / SELLERS_FILE, "seller_id", sellers)
-    translation = directory / TRANSLATION_FILE
+    translation = directory / CATEGORY_TRANSLATION_FILE
     known = _existing_keys(translation, "product_category_name")
     _append_rows(
         translation,

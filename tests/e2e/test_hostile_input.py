@@ -15,7 +15,6 @@ import random
 import re
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,11 +23,10 @@ from typing import Any
 
 import duckdb
 import pytest
-from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from hostile_cases import EDGE_VALID, HOSTILE_CASES, MIB, SINK, HostileCase, sequence_conflict
 from oracle import expected_tables, fold_latest, full_tables, warehouse_tables
-from pubsub_helpers import create_pubsub_names
+from pubsub_helpers import create_pubsub_names, pull_and_ack
 
 from publishers.stream import MessageStream, StreamSettings, attributes_of
 
@@ -85,39 +83,11 @@ def short_lease_names(pubsub) -> dict[str, str]:
     return create_pubsub_names(pubsub, ack_deadline_seconds=ACK_DEADLINE_SECONDS)
 
 
-def _pull_and_ack_one_at_a_time(subscription: str, expected: int | None = None, timeout: float = 60.0) -> list:
-    """pubsub_helpers.pull_and_ack, one message per pull: a response holding several bodies of a MiB or more would
-    exceed gRPC's default 4 MiB receive limit and fail the pull."""
-    subscriber = pubsub_v1.SubscriberClient()
-    received = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and (expected is None or len(received) < expected):
-            try:
-                response = subscriber.pull(
-                    request={"subscription": subscription, "max_messages": 1, "return_immediately": expected is None},
-                    timeout=max(1.0, min(30.0, deadline - time.monotonic())),
-                )
-            except exceptions.DeadlineExceeded:
-                continue
-            if not response.received_messages:
-                if expected is None:
-                    break
-                continue
-            subscriber.acknowledge(
-                request={"subscription": subscription, "ack_ids": [m.ack_id for m in response.received_messages]}
-            )
-            received.extend(m.message for m in response.received_messages)
-    finally:
-        subscriber.close()
-    return received
-
-
 def _unacked(subscription: str) -> list:
     """Messages the job left un-acked: they are redelivered once their ack deadline passes, whereas an immediate
     pull right after the run cannot see messages still leased to a job that pulled them and never acked."""
-    first = _pull_and_ack_one_at_a_time(subscription, expected=1, timeout=ACK_DEADLINE_SECONDS + 15)
-    return first + _pull_and_ack_one_at_a_time(subscription) if first else []
+    first = pull_and_ack(max_messages=1, subscription=subscription, expected=1, timeout=ACK_DEADLINE_SECONDS + 15)
+    return first + pull_and_ack(max_messages=1, subscription=subscription) if first else []
 
 
 def _traffic() -> list[Outgoing]:
@@ -361,7 +331,7 @@ def _dead_letter_topic_problems(subscription: str, published: list[tuple[str, Ou
     may arrive cut, as in the table)."""
     bad = [message for _, message in published if not message.good]
     dead_lettered = len(bad) - len(CONFLICT_ORDERS)  # one snapshot of each conflicting pair is stored
-    received = _pull_and_ack_one_at_a_time(subscription, expected=dead_lettered, timeout=60)
+    received = pull_and_ack(max_messages=1, subscription=subscription, expected=dead_lettered, timeout=60)
     problems, seen = [], set()
     by_body = {m.data: m for m in bad}
     for message in received:
