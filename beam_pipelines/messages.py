@@ -43,6 +43,7 @@ class OrderSnapshot:
 
     event: dict[str, Any]
     message: ReceivedMessage
+    quality_flags: tuple[str, ...] = ()
 
     @property
     def order_id(self) -> str:

@@ -17,6 +17,9 @@ ACK_ERRORS = "ack_errors"
 # Validation (plus one ``invalid_<kind>`` counter per error kind)
 VALID = "valid"
 INVALID = "invalid"
+#: Valid snapshots with data-quality warnings (plus one ``quality_<flag>`` counter per flag).
+FLAGGED = "flagged_snapshots"
+QUALITY_PREFIX = "quality_"
 ROWS_FAILED = "rows_failed"
 # Upsert outcomes, one per snapshot (see sinks.fold)
 APPLIED = "snapshots_applied"
@@ -45,6 +48,7 @@ def summary(totals: dict[str, int]) -> str:
 
     read = total(VALID) + total(INVALID)
     optional = [
+        (total(FLAGGED), "valid with data-quality flags"),
         (total(CONFLICT), "sequence conflicts"),
         (total(ROWS_FAILED), "failed to convert to rows"),
         (total(REFUSED), "refused by the warehouse"),

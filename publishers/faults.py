@@ -75,9 +75,8 @@ def _repeated_payment_number(event: Event, rng: random.Random) -> None:
     event["payments"].append({**event["payments"][-1]})
 
 
-def _delivered_without_date(event: Event, rng: random.Random) -> None:
-    event["order"]["order_status"] = "delivered"
-    event["order"]["order_delivered_customer_date"] = None
+def _other_customer(event: Event, rng: random.Random) -> None:
+    event["customer"]["customer_id"] = f"{event['customer']['customer_id']}-other"
 
 
 def _future_schema_version(event: Event, rng: random.Random) -> None:
@@ -112,11 +111,11 @@ FAULTS: dict[str, tuple[Callable[[Event, random.Random], bytes], str, str, str]]
         "$.payments[0].payment_value",
     ),
     "payment_repeat": (_mutating(_repeated_payment_number), "business_rule", "payment_numbering", "$.payments"),
-    "status_timestamps": (
-        _mutating(_delivered_without_date),
+    "customer_mismatch": (
+        _mutating(_other_customer),
         "business_rule",
-        "status_timestamps",
-        "$.order",
+        "customer_mismatch",
+        "$.customer.customer_id",
     ),
     "unsupported_version": (
         _mutating(_future_schema_version),

@@ -34,6 +34,8 @@ from schemas.timestamps import TimestampError, parse_timestamp
 STAGE_PARSE = "parse"
 STAGE_SCHEMA = "schema"
 STAGE_BUSINESS_RULE = "business_rule"
+#: Stage of data-quality warnings: accepted, flagged on the order row (``_quality_flags``), counted.
+STAGE_QUALITY = "quality"
 
 #: A body above this size is rejected unread. The largest valid v1 event (100 items and 100 payments, every
 #: id at its 128-character maximum written as \\uXXXX escapes) is under 300 KiB, so 1 MiB leaves room for
@@ -61,6 +63,12 @@ _STATUS_TIMESTAMPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "shipped": (("order_delivered_carrier_date",), ("order_delivered_customer_date",)),
     "delivered": (("order_delivered_customer_date",), ()),
 }
+#: How a timestamp is named in a quality flag (delivered_without_delivery_date).
+_FLAG_NAMES = {
+    "order_approved_at": "approval",
+    "order_delivered_carrier_date": "carrier_date",
+    "order_delivered_customer_date": "delivery_date",
+}
 _MONEY_FIELDS = {"items": ("price", "freight_value"), "payments": ("payment_value",)}
 #: Pub/Sub attributes that repeat a body field; when present they must agree with the body.
 ATTRIBUTE_FIELDS = ("event_id", "event_type", "schema_version", "event_time")
@@ -82,10 +90,17 @@ class ValidationError:
 
 @dataclass(frozen=True)
 class ValidationResult:
-    """The parsed event when valid, else every error found (the first is the headline)."""
+    """The parsed event when valid, else every error found (the first is the headline). A valid event may
+    carry data-quality ``warnings``: accepted, and flagged on its row."""
 
     event: dict[str, Any] | None
     errors: tuple[ValidationError, ...] = field(default_factory=tuple)
+    warnings: tuple[ValidationError, ...] = field(default_factory=tuple)
+
+    @property
+    def quality_flags(self) -> tuple[str, ...]:
+        """The warnings' kinds, sorted and once each: what the order row's ``_quality_flags`` holds."""
+        return tuple(sorted({warning.kind for warning in self.warnings}))
 
     @property
     def ok(self) -> bool:
@@ -292,7 +307,9 @@ class EventValidator:
         errors = tuple(timestamp_errors(event, attributes))
         if not errors:
             errors = tuple(business_rule_errors(event)) + tuple(attribute_errors(event, attributes))
-        return ValidationResult(None if errors else event, errors)
+        if errors:
+            return ValidationResult(None, errors)
+        return ValidationResult(event, (), tuple(quality_warnings(event)))
 
     def _schema_report(
         self, version: int, event: dict[str, Any], fast_error: fastjsonschema.JsonSchemaValueException
@@ -406,25 +423,42 @@ def _money_errors(event: dict[str, Any]) -> Iterable[ValidationError]:
                     )
 
 
-def _status_errors(order: dict[str, Any]) -> Iterable[ValidationError]:
+def _status_warnings(order: dict[str, Any]) -> Iterable[ValidationError]:
     status = order["order_status"]
     required, forbidden = _STATUS_TIMESTAMPS.get(status, ((), ()))
     for name in required:
         if order[name] is None:
             yield ValidationError(
-                STAGE_BUSINESS_RULE,
-                "status_timestamps",
-                f"order_status {status!r} requires {name}; got null",
+                STAGE_QUALITY,
+                f"{status}_without_{_FLAG_NAMES[name]}",
+                f"order_status {status!r} normally has {name}; got null (accepted, flagged)",
                 f"$.order.{name}",
             )
     for name in forbidden:
         if order[name] is not None:
             yield ValidationError(
-                STAGE_BUSINESS_RULE,
-                "status_timestamps",
-                f"order_status {status!r} cannot have {name} set yet; got {order[name]!r}, expected null",
+                STAGE_QUALITY,
+                f"{status}_with_{_FLAG_NAMES[name]}",
+                f"order_status {status!r} normally has no {name} yet; got {order[name]!r} (accepted, flagged)",
                 f"$.order.{name}",
             )
+
+
+def _payment_gap_warnings(payments: list[dict[str, Any]]) -> Iterable[ValidationError]:
+    numbers = sorted(payment["payment_sequential"] for payment in payments)
+    if numbers and numbers != list(range(1, len(numbers) + 1)):
+        yield ValidationError(
+            STAGE_QUALITY,
+            "payment_sequence_gap",
+            f"payments are numbered {numbers}, not 1..{len(numbers)} (Olist numbers payment attempts; accepted)",
+            "$.payments",
+        )
+
+
+def quality_warnings(event: dict[str, Any]) -> Iterable[ValidationError]:
+    """Soft rules: what real sources do although it is inconsistent. Accepted, flagged, counted."""
+    yield from _status_warnings(event["order"])
+    yield from _payment_gap_warnings(event["payments"])
 
 
 def business_rule_errors(event: dict[str, Any]) -> Iterable[ValidationError]:
@@ -432,7 +466,6 @@ def business_rule_errors(event: dict[str, Any]) -> Iterable[ValidationError]:
     yield from _numbering_errors(event["items"], "items", "order_item_id")
     yield from _payment_numbering_errors(event["payments"])
     yield from _money_errors(event)
-    yield from _status_errors(event["order"])
     order_customer, customer = event["order"]["customer_id"], event["customer"]["customer_id"]
     if order_customer != customer:
         yield ValidationError(

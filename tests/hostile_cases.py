@@ -44,7 +44,6 @@ CONTRACT_KINDS = {
         "item_numbering",
         "payment_numbering",
         "money_precision",
-        "status_timestamps",
         "customer_mismatch",
         "attribute_mismatch",
     },
@@ -773,20 +772,6 @@ def _business_rule_cases(c: _Catalogue) -> None:
     ):
         c.field(f"money_precision:{_dotted(path)}:{json_text(value)}", path, value, BUSINESS_RULE, "money_precision")
 
-    def created_but_delivered(event: dict) -> None:
-        event["event_type"] = "order_created"
-        event["order"].update(order_status="created", order_approved_at=None, order_delivered_carrier_date=None)
-
-    c.mutated(
-        "status_timestamps:created_with_a_delivery_date",
-        created_but_delivered,
-        BUSINESS_RULE,
-        "status_timestamps",
-        "$.order",
-        prefix=True,
-        with_attributes=False,
-    )
-
     def other_customer(event: dict) -> None:
         event["customer"]["customer_id"] += "-other"
 
@@ -882,7 +867,20 @@ def _edge_valid_cases() -> list[AcceptedCase]:
         event["items"][0].update(price=0, freight_value=1000000)
         event["payments"][1]["payment_value"] = 0.1
 
+    def real_source_quirks(event: dict) -> None:
+        # Real Olist orders: delivered without a delivery date, one payment numbered 2. Accepted and flagged
+        # (_quality_flags), never dead-lettered.
+        event["event_type"] = "order_delivered"
+        event["order"].update(order_status="delivered", order_delivered_customer_date=None)
+        event["payments"] = [dict(event["payments"][0], payment_sequential=2)]
+
+    def created_with_a_delivery_date(event: dict) -> None:
+        event["event_type"] = "order_created"
+        event["order"].update(order_status="created", order_approved_at=None, order_delivered_carrier_date=None)
+
     add("body_of_exactly_1MiB", padded_to_the_limit)
+    add("delivered_without_date_and_payment_numbered_2", real_source_quirks, attributes=lambda event: {})
+    add("created_with_a_delivery_date", created_with_a_delivery_date, attributes=lambda event: {})
     add("sequence_int64_max", lambda event: event.update(sequence=2**63 - 1))
     add("integral_floats_in_integer_fields", integral_floats)
     add("escaped_surrogate_pair_emoji", lambda event: event["customer"].update(customer_city="sao paulo \U0001f600"))

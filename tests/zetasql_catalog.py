@@ -22,10 +22,12 @@ literals), and quotas, permissions, partition filters and data-dependent errors 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
 import platform
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -43,7 +45,6 @@ from zetasql.types import (
     AnalyzerOptions,
     LanguageOptions,
     ParseResumeLocation,
-    SimpleCatalog,
     SimpleColumn,
     SimpleTable,
     Type,
@@ -143,17 +144,24 @@ def _compiled_module(engine: Engine, wasm: Path, directory: Path) -> Module:
     cached = directory / f"zetasql-{hashlib.sha256(key.encode()).hexdigest()[:16]}.cwasm"
     if cached.is_file():
         try:
-            return Module.deserialize_file(engine, str(cached))
-        except Exception:  # truncated or from another engine configuration: compile again
+            module = Module.deserialize_file(engine, str(cached))
+        except Exception:  # truncated, or for another CPU or engine configuration: compile again
             cached.unlink(missing_ok=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.utime(cached)  # in use: kept by the clean-up below
+            return module
     module = Module.from_file(engine, str(wasm))
     try:
         directory.mkdir(parents=True, exist_ok=True)
         partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
         partial.write_bytes(module.serialize())
         os.replace(partial, cached)  # atomic: a concurrent process reads the old file or the whole new one
+        for stale in directory.glob("zetasql-*"):  # other versions' modules (76 MB each), unused for a day
+            if stale != cached and time.time() - stale.stat().st_mtime > 86400:
+                stale.unlink(missing_ok=True)
     except OSError:
-        pass  # a read-only home only costs the next process the compile
+        pass  # a read-only cache only costs the next process the compile
     return module
 
 
@@ -334,10 +342,6 @@ class BigQueryCatalog:
                 catalog = children[parts[:depth]]
             catalog.table.append(leaf)
         return root
-
-    @property
-    def simple_catalog(self) -> SimpleCatalog:
-        return SimpleCatalog.from_proto(self.catalog_proto())
 
     # Parameters
 

@@ -113,14 +113,13 @@ class BigQueryWarehouse:
         self.sql = UpsertSql(self.qualified)
         self._client = None
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_client": None}
-
     def qualified(self, name: str) -> str:
         return f"`{self.project}.{self.dataset}.{name}`"
 
     @property
     def client(self):
+        """The client, created on first use: on a worker, at the sink's first flush (never pickled with the
+        pipeline, which is built before any client exists)."""
         if self._client is None:
             if self.client_factory is not None:
                 self._client = self.client_factory()

@@ -18,13 +18,18 @@ class ParseAndValidateFn(beam.DoFn):
         self.validator = EventValidator()  # compiles the schemas once per worker
         self.valid = metrics.counter(metrics.VALID)
         self.invalid = metrics.counter(metrics.INVALID)
+        self.flagged = metrics.counter(metrics.FLAGGED)
 
     def process(self, message: ReceivedMessage):
         try:
             result = self.validator.validate_payload(message.data, message.attributes)
             if result.ok:
                 self.valid.inc()
-                yield OrderSnapshot(result.event, message)
+                for flag in result.quality_flags:
+                    metrics.counter(f"{metrics.QUALITY_PREFIX}{flag}").inc()
+                if result.quality_flags:
+                    self.flagged.inc()
+                yield OrderSnapshot(result.event, message, result.quality_flags)
                 return
             first = result.first_error
             record = dead_letter(message, first.stage, first.kind, result.error_message(), first.path, first.stacktrace)

@@ -47,6 +47,7 @@ def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) 
         "customer_city": customer["customer_city"],
         "customer_state": customer["customer_state"],
         "_event_type": event["event_type"],
+        "_quality_flags": ",".join(snapshot.quality_flags) or None,
         **lineage,
     }
     items = tuple(

@@ -158,3 +158,23 @@ def test_every_kind_of_bad_message_reaches_the_dead_letter_with_stage_kind_and_p
 
 def _kind_of(bodies: dict[str, bytes], payload: bytes) -> str:
     return next(kind for kind, body in bodies.items() if body == payload)
+
+
+def test_quality_flags_reach_the_order_row(tmp_path):
+    from beam_pipelines.messages import OrderSnapshot
+    from beam_pipelines.transforms.rows import snapshot_rows
+    from schemas.validation import validate_payload
+
+    body = snapshot("o1", 2, "delivered")  # no delivery date: kept, flagged
+    result = validate_payload(body)
+    rows = snapshot_rows(OrderSnapshot(result.event, ReceivedMessage(body), result.quality_flags))
+    assert rows.order["_quality_flags"] == "delivered_without_delivery_date"
+    path = tmp_path / "w.duckdb"
+    warehouse = DuckDBWarehouse(str(path))
+    warehouse.prepare()
+    warehouse.upsert([rows])
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        stored = connection.execute("SELECT order_status, _quality_flags FROM orders_rt.orders").fetchall()
+    assert stored == [("delivered", "delivered_without_delivery_date")]

@@ -27,9 +27,9 @@ sys.path[:0] = [str(TESTS_DIR), str(TESTS_DIR.parent)]
 
 from dbt.adapters.bigquery import connections, impl  # noqa: E402
 from dbt.adapters.bigquery.relation import BigQueryRelation  # noqa: E402
-from zetasql.api import PreparedQuery  # noqa: E402
-from zetasql.types import AnalyzerOptions, TypeKind  # noqa: E402
-from zetasql_catalog import BigQueryCatalog, local_service  # noqa: E402
+from zetasql.api import CatalogBuilder, PreparedQuery  # noqa: E402
+from zetasql.types import AnalyzerOptions, TypeKind, ZetaSQLBuiltinFunctionOptions  # noqa: E402
+from zetasql_catalog import bigquery_language, local_service  # noqa: E402
 
 EXISTING_RELATIONS_FLAG = "--existing-relations"
 
@@ -55,12 +55,10 @@ _CELL_FIELDS = {
 def evaluate(sql: str) -> tuple[list[str], list[list]]:
     """A query that reads no table, evaluated by ZetaSQL: (column names, rows)."""
     local_service()
-    catalog = BigQueryCatalog()
-    options = AnalyzerOptions(language_options=catalog.options().language_options)
-    query = (
-        PreparedQuery.builder().set_sql(sql).set_analyzer_options(options).set_catalog(catalog.simple_catalog).prepare()
-    )
-    with query:
+    language = bigquery_language()
+    catalog = CatalogBuilder("offline").with_builtin_functions(ZetaSQLBuiltinFunctionOptions(language_options=language))
+    builder = PreparedQuery.builder().set_sql(sql).set_analyzer_options(AnalyzerOptions(language_options=language))
+    with builder.set_catalog(catalog.build()).prepare() as query:
         response = query.execute()
         names = [column.name or f"f{i}_" for i, column in enumerate(query.columns)]
         kinds = [column.type.type_kind for column in query.columns]

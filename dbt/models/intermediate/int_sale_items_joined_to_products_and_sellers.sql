@@ -35,7 +35,7 @@ joined as (
         sellers.seller_state,
         order_items.purchased_at,
         order_items.purchase_date,
-        {{ month_start('order_items.purchased_at') }} as purchase_month,
+        {{ local_month('order_items.purchased_at') }} as purchase_month,
         order_items.price,
         order_items.freight_value
 

@@ -1,4 +1,5 @@
--- Purchases of the last 24 hours by hour (UTC). The filter is on the partition column.
+-- Purchases of the last 24 hours by local clock hour (var reporting_timezone). The filter is on the partition
+-- column (UTC instants: the last 24 hours are the same in every zone).
 with
 
 orders as (
@@ -17,7 +18,7 @@ order_items as (
 final as (
 
     select
-        {{ dbt.date_trunc('hour', 'orders.purchased_at') }} as hour_start,
+        {{ local_hour_start('orders.purchased_at') }} as hour_start,
         count(*) as order_count,
         sum(case when {{ is_sale('orders.order_status') }} then 1 else 0 end) as sale_count,
         sum(
@@ -31,7 +32,7 @@ final as (
 
     from orders
     left join order_items on orders.order_id = order_items.order_id
-    group by {{ dbt.date_trunc('hour', 'orders.purchased_at') }}
+    group by {{ local_hour_start('orders.purchased_at') }}
 
 )
 

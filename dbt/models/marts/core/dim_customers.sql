@@ -51,8 +51,8 @@ final as (
         latest_location.customer_state,
         order_summary.first_order_at,
         order_summary.last_order_at,
-        cast(order_summary.first_order_at as date) as first_order_date,
-        {{ month_start('order_summary.first_order_at') }} as cohort_month,
+        {{ local_date('order_summary.first_order_at') }} as first_order_date,
+        {{ local_month('order_summary.first_order_at') }} as cohort_month,
         order_summary.order_count,
         order_summary.order_count > 1 as is_repeat_customer
 

@@ -34,7 +34,7 @@ final as (
         orders.order_status,
         {{ is_sale('orders.order_status') }} as is_sale,
         orders.purchased_at,
-        cast(orders.purchased_at as date) as purchase_date,
+        {{ local_date('orders.purchased_at') }} as purchase_date,
         order_items.shipping_limit_at,
         order_items.price,
         order_items.freight_value,

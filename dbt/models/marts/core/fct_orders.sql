@@ -48,7 +48,7 @@ final as (
         orders.order_status,
         {{ is_sale('orders.order_status') }} as is_sale,
         orders.purchased_at,
-        cast(orders.purchased_at as date) as purchase_date,
+        {{ local_date('orders.purchased_at') }} as purchase_date,
         orders.approved_at,
         orders.delivered_to_carrier_at,
         orders.delivered_to_customer_at,
@@ -63,10 +63,11 @@ final as (
         coalesce(order_payments.payment_total, 0) as payment_total,
         order_payments.max_installments,
         {{ days_between('orders.purchased_at', 'orders.delivered_to_customer_at') }} as delivery_days,
-        -- Olist promises a delivery day (midnight): delivered any time that day is on time
+        -- Olist promises a delivery day (local midnight): delivered any time that local day is on time
         case
             when orders.delivered_to_customer_at is null then null
-            else cast(orders.delivered_to_customer_at as date) > cast(orders.estimated_delivery_at as date)
+            else {{ local_date('orders.delivered_to_customer_at') }}
+                > {{ local_date('orders.estimated_delivery_at') }}
         end as is_late,
         orders.last_event_type,
         orders.snapshot_sequence,

@@ -17,7 +17,7 @@ months as (
     select distinct month_start
     from {{ ref('dim_date') }}
     where month_start >= (select min(customers.cohort_month) from customers)
-        and month_start <= (select max({{ month_start('orders.purchased_at') }}) from orders)
+        and month_start <= (select max({{ local_month('orders.purchased_at') }}) from orders)
 
 ),
 
@@ -34,10 +34,10 @@ new_customers as (
 active_customers as (
 
     select
-        {{ month_start('purchased_at') }} as month_start,
+        {{ local_month('purchased_at') }} as month_start,
         count(distinct customer_unique_id) as active_customers
     from orders
-    group by {{ month_start('purchased_at') }}
+    group by {{ local_month('purchased_at') }}
 
 ),
 

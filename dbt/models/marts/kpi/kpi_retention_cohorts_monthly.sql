@@ -16,7 +16,7 @@ customer_months as (
 
     select distinct
         customer_unique_id,
-        {{ month_start('purchased_at') }} as activity_month
+        {{ local_month('purchased_at') }} as activity_month
 
     from orders
 

@@ -10,9 +10,9 @@ orders as (
 by_hour as (
 
     select
-        {{ iso_day_of_week('purchase_date') }} as iso_day_of_week,
-        {{ day_name('purchase_date') }} as day_name,
-        extract(hour from purchased_at) as hour_of_day,
+        {{ iso_day_of_week(local_date('purchased_at')) }} as iso_day_of_week,
+        {{ day_name(local_date('purchased_at')) }} as day_name,
+        {{ local_hour('purchased_at') }} as hour_of_day,
         count(*) as order_count,
         sum(order_value) as revenue
 
