@@ -21,6 +21,12 @@ EPILOG = """examples:
   python -m publishers --orders 2000 --seed 7 --duplicate-ratio 0.1 --reorder-ratio 0.2 \\
       --invalid-ratio 0.05 --output data/events.jsonl
 
+  # the real Olist orders (Kaggle CSVs) as their lifecycles, to a file for a backfill
+  python -m publishers --replay-olist ~/kaggle/olist --output data/olist_events.jsonl
+
+  # ... or streamed to the emulator, a day of Olist time per second
+  python -m publishers --replay-olist ~/kaggle/olist --topic projects/local-project/topics/orders --speedup 86400
+
   # a live stream to the local emulator for 60 seconds at 200 events/s, real Olist products and sellers
   export PUBSUB_EMULATOR_HOST=localhost:8085
   python -m publishers --topic projects/local-project/topics/orders --duration 60 --rate 200 \\
@@ -137,6 +143,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="use real products and sellers from the Olist CSVs in DIR (default: a generated catalog)",
     )
     parser.add_argument(
+        "--replay-olist",
+        metavar="DIR",
+        help="instead of generating orders, replay the real Olist orders from the Kaggle CSVs in DIR (orders, "
+        "order items, payments, customers) as their lifecycles, in event-time order; --orders N takes the first N "
+        "by purchase time",
+    )
+    parser.add_argument(
+        "--speedup",
+        type=_non_negative(float),
+        default=None,
+        metavar="X",
+        help="with --replay-olist and --topic: publish at X times the orders' real pace (86400 = a day per "
+        "second); default: --rate messages per second",
+    )
+    parser.add_argument(
         "--catalog-out",
         metavar="DIR",
         help="also write the catalog used as Olist-format CSVs to DIR, for the warehouse's reference loader",
@@ -144,10 +165,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _replay(args, parser: argparse.ArgumentParser) -> int:
+    """--replay-olist: the real orders' lifecycles to the topic (paced) or the file."""
+    from publishers.olist_replay import ReplayError, load_orders, replay_messages
+
+    if args.duration is not None or args.duplicate_ratio or args.reorder_ratio or args.invalid_ratio:
+        parser.error("--replay-olist sends the real orders as they are: no --duration or *-ratio flags")
+    try:
+        orders = load_orders(args.replay_olist, args.orders)
+    except (ReplayError, OSError) as error:
+        parser.error(str(error))
+    timed = list(replay_messages(orders))
+    messages = [message for _, message in timed]
+    progress = ProgressLine(total=len(messages))
+    started = time.monotonic()
+    try:
+        if args.topic is None:
+            count = write_jsonl(messages, args.output, progress)
+        elif args.speedup:
+            count = publish(_paced_by_event_time(timed, args.speedup), args.topic, 0.0, progress)
+        else:
+            count = publish(messages, args.topic, 200.0 if args.rate is None else args.rate, progress)
+    except PublishError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    progress.finish(count)
+    elapsed = time.monotonic() - started
+    print(
+        f"{count} messages to {args.topic or args.output} in {elapsed:.1f}s: {len(orders)} real Olist orders "
+        f"replayed from {args.replay_olist}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _paced_by_event_time(timed, speedup: float):
+    """Messages released at their event times, compressed ``speedup`` times."""
+    if not timed:
+        return
+    first_event, started = timed[0][0], time.monotonic()
+    for moment, message in timed:
+        due = started + (moment - first_event).total_seconds() / speedup
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield message
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.replay_olist:
+        return _replay(args, parser)
+    if args.speedup is not None:
+        parser.error("--speedup goes with --replay-olist")
     try:
         catalog = load_olist_catalog(args.olist_dir) if args.olist_dir else None
     except CatalogError as error:

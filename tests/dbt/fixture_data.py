@@ -14,9 +14,10 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from schemas.olist import CATEGORY_TRANSLATION_FILE, PRODUCTS_FILE, SELLERS_FILE
 from warehouse import dbt_runner
@@ -32,7 +33,11 @@ EDGE_ORDERS = {
     "not_in_catalog": "an item whose product and seller are not in the reference data yet",
     "items_shrunk": "a newer snapshot removed one of the two lines of an older one (which arrives last)",
     "open_recent": "bought a few hours ago and still being processed: the real-time views have a live order",
+    "late_evening": "bought 22:30 and delivered 23:30 on the promised day, Sao Paulo time (the next days in UTC)",
 }
+
+#: Olist's clock, the dbt var reporting_timezone: a promised delivery day is that zone's midnight.
+OLIST_ZONE = ZoneInfo("America/Sao_Paulo")
 
 #: Edge products appended to the publisher's catalog: product_id -> Portuguese category ("" = none).
 EDGE_PRODUCTS = {
@@ -122,6 +127,16 @@ def append_edge_catalog(directory: Path) -> None:
     )
 
 
+def local_midnight(moment: datetime) -> datetime:
+    """The start of ``moment``'s day in Sao Paulo, as an instant (Olist promises a day, not a time)."""
+    return datetime.combine(moment.astimezone(OLIST_ZONE).date(), time(), OLIST_ZONE)
+
+
+def late_evening_purchase(start: datetime) -> datetime:
+    """When the late_evening edge order was bought: 22:30 in Sao Paulo, 30 days before ``start``."""
+    return datetime.combine((start - timedelta(days=30)).astimezone(OLIST_ZONE).date(), time(22, 30), OLIST_ZONE)
+
+
 def _timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -190,9 +205,7 @@ def lifecycle_events(
         "order_approved_at": None,
         "order_delivered_carrier_date": None,
         "order_delivered_customer_date": None,
-        "order_estimated_delivery_date": (purchased_at + timedelta(days=promised_days)).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        ),
+        "order_estimated_delivery_date": local_midnight(purchased_at + timedelta(days=promised_days)),
     }
     events = []
     for sequence, status in enumerate(path, start=1):
@@ -273,6 +286,10 @@ def edge_events(start: datetime) -> list[dict]:
     events += lifecycle_events("no_category", davi, day, items)
     items = [_item(1, "prod9999", "sell999", day, "42.00", "8.00")]
     events += lifecycle_events("not_in_catalog", eva, day, items)
+    evening = late_evening_purchase(start)
+    items = [_item(1, "prod0006", "sell006", evening, "25.00", "4.00")]
+    # promised 7 days later, local midnight; delivered 7 days 1 hour later: 23:30 local on the promised day
+    events += lifecycle_events("late_evening", eva, evening, items, delivery_days=7 + 1 / 24, promised_days=7)
     recent = (start - timedelta(hours=6)).replace(microsecond=0)
     items = [_item(1, "prod0001", "sell001", recent, "79.90", "15.10")]
     events += lifecycle_events("open_recent", fabio, recent, items, final_status="processing")

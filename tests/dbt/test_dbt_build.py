@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
-from fixture_data import EDGE_ORDERS, DbtBuild, run_dbt
+from fixture_data import EDGE_ORDERS, OLIST_ZONE, DbtBuild, late_evening_purchase, run_dbt
 from oracle import expected_tables, fold_latest, warehouse_tables
 
 from schemas.validation import validate_payload
@@ -29,6 +31,11 @@ EXPECTED_UNIT_TESTS = {
     "test_dead_letter_schema_version_is_cast_safely",
     "test_dead_letters_keep_the_earliest_copy_of_each_message",
     "test_sale_items_exclude_non_sales_and_keep_every_line",
+    # reporting time zone: local days, months and hours across Brazil's daylight-saving changes
+    "test_fct_orders_local_days_across_daylight_saving_changes",
+    "test_peak_hours_are_sao_paulo_hours_across_daylight_saving_changes",
+    "test_revenue_months_are_sao_paulo_months",
+    "test_rt_hours_are_sao_paulo_clock_hours",
 }
 RECONCILIATION_TESTS = (
     "assert_fct_orders_revenue_matches_raw_items",
@@ -117,20 +124,60 @@ def test_two_lines_of_the_same_product_stay_two_lines(dbt_build: DbtBuild) -> No
     assert fact_lines == raw_lines
 
 
-def test_edge_orders_in_fct_orders(dbt_build: DbtBuild) -> None:
+def test_edge_orders_in_fct_orders(dbt_build: DbtBuild, start_time: datetime) -> None:
     rows = {
         order_id: rest
         for order_id, *rest in query(
             dbt_build.analytics_path,
-            "SELECT order_id, order_status, item_count, order_value, is_late, delivery_days, is_sale "
+            "SELECT order_id, order_status, item_count, order_value, is_late, delivery_days, is_sale, purchase_date "
             "FROM analytics.fct_orders "
-            "WHERE order_id IN ('canceled_no_items', 'late_delivery', 'items_shrunk')",
+            "WHERE order_id IN ('canceled_no_items', 'late_delivery', 'items_shrunk', 'late_evening')",
         )
     }
-    assert rows["canceled_no_items"] == ["canceled", 0, Decimal("0"), None, None, False]
+    assert rows["canceled_no_items"][:6] == ["canceled", 0, Decimal("0"), None, None, False]
     assert rows["late_delivery"][0] == "delivered"
     assert rows["late_delivery"][3:5] == [True, 13.5]
     assert rows["items_shrunk"][1:3] == [1, Decimal("33.00")]
+    # Sao Paulo's day, not UTC's: bought the evening before (UTC) and delivered on the promised local day
+    bought = late_evening_purchase(start_time)
+    assert bought.astimezone(timezone.utc).date() != bought.date()
+    assert rows["late_evening"][3:] == [False, 7.04, True, bought.date()], EDGE_ORDERS["late_evening"]
+
+
+def test_marts_take_days_months_and_hours_on_the_sao_paulo_clock(dbt_build: DbtBuild) -> None:
+    """Recomputed from the raw UTC instants with Python's zoneinfo (var reporting_timezone's default):
+    purchase day and late flag of every order, revenue by month, orders by (ISO weekday, hour)."""
+    raw = query(
+        dbt_build.raw_path,
+        "SELECT o.order_id, o.order_status, o.order_purchase_timestamp, o.order_delivered_customer_date, "
+        "o.order_estimated_delivery_date, coalesce(sum(i.price + i.freight_value), 0) "
+        "FROM orders_rt.orders o LEFT JOIN orders_rt.order_items i USING (order_id) GROUP BY ALL",
+    )
+    expected_days, monthly, hourly = {}, defaultdict(Decimal), Counter()
+    for order_id, status, purchased, delivered, promised, value in raw:
+        local = purchased.astimezone(OLIST_ZONE)
+        late = (
+            None
+            if delivered is None
+            else delivered.astimezone(OLIST_ZONE).date() > promised.astimezone(OLIST_ZONE).date()
+        )
+        expected_days[order_id] = (local.date(), late)
+        if status not in ("canceled", "unavailable"):
+            monthly[local.date().replace(day=1)] += value
+            hourly[(local.isoweekday(), local.hour)] += 1
+    # the data tell local days from UTC days: some purchases fall on another day in Sao Paulo than in UTC
+    shifted = [row[0] for row in raw if expected_days[row[0]][0] != row[2].astimezone(timezone.utc).date()]
+    assert shifted
+
+    fact = query(dbt_build.analytics_path, "SELECT order_id, purchase_date, is_late FROM analytics.fct_orders")
+    assert {order_id: (day, late) for order_id, day, late in fact} == expected_days
+    months = query(dbt_build.analytics_path, "SELECT month_start, revenue FROM analytics.kpi_revenue_monthly")
+    assert {month: revenue for month, revenue in months if revenue} == {m: v for m, v in monthly.items() if v}
+    hours = query(
+        dbt_build.analytics_path,
+        "SELECT iso_day_of_week, hour_of_day, order_count FROM analytics.kpi_revenue_peak_hours",
+    )
+    assert {(day, hour): count for day, hour, count in hours} == dict(hourly)
 
 
 def test_dimensions_cover_catalog_quirks(dbt_build: DbtBuild) -> None:
