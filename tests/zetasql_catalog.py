@@ -297,7 +297,7 @@ class BigQueryCatalog:
 
     name: str = "bigquery"
     #: (project, dataset, table) or (temp table,) -> columns
-    tables: dict[tuple[str, ...], list[tuple[str, Type]]] = field(default_factory=dict)
+    tables: dict[tuple[str, ...], list[tuple[str, Type]]] = field(default_factory=dict, init=False)
     parameters: dict[str, Type] = field(default_factory=dict)
     _table_protos: dict[tuple[str, ...], tuple[Any, Any]] = field(default_factory=dict, init=False, repr=False)
     _options_proto: Any = field(default=None, init=False, repr=False)
