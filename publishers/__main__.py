@@ -179,19 +179,17 @@ def _replay(args, parser: argparse.ArgumentParser) -> int:
     messages = [message for _, message in timed]
     progress = ProgressLine(total=len(messages))
     started = time.monotonic()
-    try:
+
+    def send() -> int:
         if args.topic is None:
-            count = write_jsonl(messages, args.output, progress)
-        elif args.speedup:
-            count = publish(_paced_by_event_time(timed, args.speedup), args.topic, 0.0, progress)
-        else:
-            count = publish(messages, args.topic, 200.0 if args.rate is None else args.rate, progress)
-    except PublishError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+            return write_jsonl(messages, args.output, progress)
+        if args.speedup:
+            return publish(_paced_by_event_time(timed, args.speedup), args.topic, 0.0, progress)
+        return publish(messages, args.topic, 200.0 if args.rate is None else args.rate, progress)
+
+    count, exit_code = _delivered(send)
+    if count is None:
+        return exit_code
     progress.finish(count)
     elapsed = time.monotonic() - started
     print(
@@ -200,6 +198,18 @@ def _replay(args, parser: argparse.ArgumentParser) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _delivered(send) -> tuple[int | None, int]:
+    """Run ``send``: (messages sent, 0), or (None, exit code) when publishing failed or was interrupted."""
+    try:
+        return send(), 0
+    except PublishError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None, 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return None, 130
 
 
 def _paced_by_event_time(timed, speedup: float):
@@ -250,26 +260,24 @@ def main(argv: list[str] | None = None) -> int:
     progress = ProgressLine(total=None)
     started = time.monotonic()
     deadline = started + args.duration if args.duration is not None else None
-    try:
+
+    def send() -> int:
         if live:
             rate = 200.0 if args.rate is None else args.rate
-            count = publish(
+            return publish(
                 stream,
                 args.topic,
                 rate,
                 progress,
                 should_stop=lambda: deadline is not None and time.monotonic() >= deadline,
             )
-        else:
-            if deadline is not None:
-                parser.error("--duration needs --topic; use --orders with --output")
-            count = write_jsonl(stream, args.output, progress)
-    except PublishError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        if deadline is not None:
+            parser.error("--duration needs --topic; use --orders with --output")
+        return write_jsonl(stream, args.output, progress)
+
+    count, exit_code = _delivered(send)
+    if count is None:
+        return exit_code
     progress.finish(count)
     elapsed = time.monotonic() - started
     stats = stream.stats
