@@ -21,14 +21,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from publishers.orders import rfc3339
 from publishers.stream import Message, attributes_of, encode
 from schemas import CURRENT_SCHEMA_VERSION, ORDER_TIMESTAMPS
-from schemas.olist import CUSTOMERS_FILE, ORDER_ITEMS_FILE, ORDER_PAYMENTS_FILE, ORDERS_FILE, zip_prefix
+from schemas.olist import (
+    CUSTOMERS_FILE,
+    ORDER_ITEMS_FILE,
+    ORDER_PAYMENTS_FILE,
+    ORDERS_FILE,
+    SOURCE_TIMEZONE,
+    zip_prefix,
+)
 
-SOURCE_TIMEZONE = ZoneInfo("America/Sao_Paulo")
 #: Namespace of the replay's deterministic event ids.
 EVENT_ID_NAMESPACE = uuid.UUID("5d1c3e0a-8f1b-4d8e-9a55-0c1f6f0e7a11")
 #: Lifecycle steps: the status, and the timestamp that reaches it.

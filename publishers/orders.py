@@ -14,6 +14,7 @@ from publishers.geography import STATE_WEIGHTS, STATES
 from publishers.identifiers import random_hex_id, random_uuid
 from publishers.text import olist_city
 from schemas import CURRENT_SCHEMA_VERSION
+from schemas.olist import SOURCE_TIMEZONE
 
 CENT = Decimal("0.01")
 PAYMENT_TYPES = ("credit_card", "boleto", "debit_card", "voucher")
@@ -223,7 +224,9 @@ class OrderFactory:
     def create(self, purchase: datetime) -> Order:
         rng = self.rng
         items = self._items(purchase)
-        estimated = (purchase + timedelta(days=rng.randint(8, 35))).replace(hour=0, minute=0, second=0, microsecond=0)
+        # Olist promises a São Paulo calendar day: local midnight, as the real data has it.
+        promised = (purchase + timedelta(days=rng.randint(8, 35))).astimezone(SOURCE_TIMEZONE)
+        estimated = promised.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
         order = Order(
             order_id=random_hex_id(rng),
             customer=self._customer(),

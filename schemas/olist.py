@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+#: Olist's timestamps are São Paulo wall-clock times (with daylight saving time until 2019).
+SOURCE_TIMEZONE = ZoneInfo("America/Sao_Paulo")
+
 #: Kaggle file of each table the project reads.
 PRODUCTS_FILE = "olist_products_dataset.csv"
 SELLERS_FILE = "olist_sellers_dataset.csv"

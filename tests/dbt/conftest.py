@@ -7,8 +7,10 @@ commands, run as subprocesses from the repository root, as a user would run them
    start time of now, duplicates, reordering and invalid messages);
 2. the hand-made edge orders of fixture_data.EDGE_ORDERS as contract-valid events in edge.jsonl, and the
    products and sellers they name appended to the publisher's catalog CSVs;
-3. `python streaming_job.py --input_files '*.jsonl' --sink duckdb` (the pipeline's batch backfill);
-4. `python -m warehouse.reference --olist-dir catalog` (reference data).
+3. `python -m publishers --replay-olist olist_dst --output olist_dst.jsonl`: fixture_data.OLIST_DST_ORDERS, Olist
+   orders of real shape written in Sao Paulo wall-clock time around Brazil's daylight-saving changes;
+4. `python streaming_job.py --input_files '*.jsonl' --sink duckdb` (the pipeline's batch backfill);
+5. `python -m warehouse.reference --olist-dir catalog` (reference data).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from fixture_data import DbtBuild, append_edge_catalog, run_dbt, write_edge_events
+from fixture_data import DbtBuild, append_edge_catalog, run_dbt, write_edge_events, write_olist_dst_files
 
 from schemas.validation import validate_payload
 
@@ -78,6 +80,15 @@ def warehouse_path(tmp_path_factory: pytest.TempPathFactory, start_time: datetim
     for line in write_edge_events(directory / "edge.jsonl", start_time):
         result = validate_payload(line)
         assert result.ok, f"edge event breaks the contract: {result.error_message()}\n{line}"
+    run_command(
+        "-m",
+        "publishers",
+        "--replay-olist",
+        str(write_olist_dst_files(directory / "olist_dst")),
+        "--output",
+        str(directory / "olist_dst.jsonl"),
+        log=directory / "replay.log",
+    )
     run_command(
         "streaming_job.py",
         "--input_files",

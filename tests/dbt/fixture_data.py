@@ -19,7 +19,15 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from schemas.olist import CATEGORY_TRANSLATION_FILE, PRODUCTS_FILE, SELLERS_FILE
+from schemas.olist import (
+    CATEGORY_TRANSLATION_FILE,
+    CUSTOMERS_FILE,
+    ORDER_ITEMS_FILE,
+    ORDER_PAYMENTS_FILE,
+    ORDERS_FILE,
+    PRODUCTS_FILE,
+    SELLERS_FILE,
+)
 from warehouse import dbt_runner
 
 #: Orders whose shape the tests rely on, by order_id.
@@ -38,6 +46,47 @@ EDGE_ORDERS = {
 
 #: Olist's clock, the dbt var reporting_timezone: a promised delivery day is that zone's midnight.
 OLIST_ZONE = ZoneInfo("America/Sao_Paulo")
+
+
+@dataclass(frozen=True)
+class OlistDstOrder:
+    """A delivered order as Olist's Kaggle files write it: Sao Paulo wall-clock text, no offset."""
+
+    shows: str
+    purchased: str
+    delivered: str
+    estimated: str
+
+
+#: Orders of real shape around Brazil's daylight-saving changes (DST began 2017-10-15 00:00, ended 2018-02-18
+#: 00:00 local), replayed by `python -m publishers --replay-olist` (conftest): the marts must give back the days
+#: Olist wrote. One item of 20.00 + 5.00 freight each.
+OLIST_DST_ORDERS = {
+    "olist-dst-gap": OlistDstOrder(
+        "bought at 00:30 on the day DST began, a time that never existed; delivered 23:30 on the promised day",
+        "2017-10-15 00:30:00",
+        "2017-10-20 23:30:00",
+        "2017-10-20 00:00:00",
+    ),
+    "olist-before-dst": OlistDstOrder(
+        "bought 23:30 the evening before DST began (02:30 UTC the next day)",
+        "2017-10-14 23:30:00",
+        "2017-10-24 10:00:00",
+        "2017-10-30 00:00:00",
+    ),
+    "olist-month-end": OlistDstOrder(
+        "bought 2017-10-31 23:00 in DST (01:00 UTC on November 1); delivered 00:00 the day after the promised day",
+        "2017-10-31 23:00:00",
+        "2017-11-10 00:00:00",
+        "2017-11-09 00:00:00",
+    ),
+    "olist-dst-fold": OlistDstOrder(
+        "bought 2018-02-17 23:30, a time that happened twice (DST ended at midnight); delivered 23:59 on time",
+        "2018-02-17 23:30:00",
+        "2018-03-01 23:59:00",
+        "2018-03-01 00:00:00",
+    ),
+}
 
 #: Edge products appended to the publisher's catalog: product_id -> Portuguese category ("" = none).
 EDGE_PRODUCTS = {
@@ -135,6 +184,40 @@ def local_midnight(moment: datetime) -> datetime:
 def late_evening_purchase(start: datetime) -> datetime:
     """When the late_evening edge order was bought: 22:30 in Sao Paulo, 30 days before ``start``."""
     return datetime.combine((start - timedelta(days=30)).astimezone(OLIST_ZONE).date(), time(22, 30), OLIST_ZONE)
+
+
+def write_olist_dst_files(directory: Path) -> Path:
+    """OLIST_DST_ORDERS as the four Kaggle order files in ``directory`` (for publishers --replay-olist)."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def later(text: str, **delta: float) -> str:
+        return str(datetime.fromisoformat(text) + timedelta(**delta))
+
+    files = {
+        ORDERS_FILE: [
+            ["order_id", "customer_id", "order_status", "order_purchase_timestamp", "order_approved_at",
+             "order_delivered_carrier_date", "order_delivered_customer_date", "order_estimated_delivery_date"],
+            *([order_id, f"cust-{order_id}", "delivered", o.purchased, later(o.purchased, hours=1),
+               later(o.purchased, days=2), o.delivered, o.estimated] for order_id, o in OLIST_DST_ORDERS.items()),
+        ],
+        ORDER_ITEMS_FILE: [
+            ["order_id", "order_item_id", "product_id", "seller_id", "shipping_limit_date", "price", "freight_value"],
+            *([order_id, "1", "prod0005", "sell001", later(o.purchased, days=3), "20.00", "5.00"]
+              for order_id, o in OLIST_DST_ORDERS.items()),
+        ],
+        ORDER_PAYMENTS_FILE: [
+            ["order_id", "payment_sequential", "payment_type", "payment_installments", "payment_value"],
+            *([order_id, "1", "credit_card", "1", "25.00"] for order_id in OLIST_DST_ORDERS),
+        ],
+        CUSTOMERS_FILE: [
+            ["customer_id", "customer_unique_id", "customer_zip_code_prefix", "customer_city", "customer_state"],
+            *([f"cust-{order_id}", f"{order_id}-person", "01310", "sao paulo", "SP"] for order_id in OLIST_DST_ORDERS),
+        ],
+    }  # fmt: skip
+    for name, rows in files.items():
+        with (directory / name).open("w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows(rows)
+    return directory
 
 
 def _timestamp(moment: datetime) -> str:

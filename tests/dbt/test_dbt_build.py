@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
-from fixture_data import EDGE_ORDERS, OLIST_ZONE, DbtBuild, late_evening_purchase, run_dbt
+from fixture_data import EDGE_ORDERS, OLIST_DST_ORDERS, OLIST_ZONE, DbtBuild, late_evening_purchase, run_dbt
 from oracle import expected_tables, fold_latest, warehouse_tables
 
 from schemas.validation import validate_payload
@@ -178,6 +178,31 @@ def test_marts_take_days_months_and_hours_on_the_sao_paulo_clock(dbt_build: DbtB
         "SELECT iso_day_of_week, hour_of_day, order_count FROM analytics.kpi_revenue_peak_hours",
     )
     assert {(day, hour): count for day, hour, count in hours} == dict(hourly)
+
+
+def test_replayed_olist_orders_keep_the_days_olist_wrote(dbt_build: DbtBuild) -> None:
+    """Olist writes Sao Paulo wall-clock text; the replay stores UTC instants (daylight saving time included)
+    and the marts give the written days back: purchase_date is the date Olist wrote, late compares the written
+    dates, a month is the written month. The oracle is the text itself, no time-zone arithmetic."""
+    facts = query(
+        dbt_build.analytics_path,
+        "SELECT order_id, purchase_date, is_late, order_value FROM analytics.fct_orders "
+        f"WHERE order_id IN ({', '.join(repr(order_id) for order_id in OLIST_DST_ORDERS)})",
+    )
+    assert {order_id: (day, late) for order_id, day, late, _ in facts} == {
+        order_id: (date.fromisoformat(order.purchased[:10]), order.delivered[:10] > order.estimated[:10])
+        for order_id, order in OLIST_DST_ORDERS.items()
+    }
+    # nothing else was bought in 2017-2018 (the publisher's history is the last 400 days)
+    written_months = Counter(order.purchased[:7] for order in OLIST_DST_ORDERS.values())
+    months = query(
+        dbt_build.analytics_path,
+        "SELECT strftime(month_start, '%Y-%m'), order_count, revenue FROM analytics.kpi_revenue_monthly "
+        "WHERE month_start < DATE '2019-01-01' AND order_count > 0",
+    )
+    assert {month: (count, revenue) for month, count, revenue in months} == {
+        month: (count, count * Decimal("25.00")) for month, count in written_months.items()
+    }
 
 
 def test_dimensions_cover_catalog_quirks(dbt_build: DbtBuild) -> None:
