@@ -23,6 +23,7 @@ renamed as (
         order_delivered_customer_date as delivered_to_customer_at,
         order_estimated_delivery_date as estimated_delivery_at,
         _event_type as last_event_type,
+        _quality_flags as quality_flags,
         _sequence as snapshot_sequence,
         _event_id as last_event_id,
         _event_time as last_event_at,
