@@ -175,9 +175,10 @@ def _replay(args, parser: argparse.ArgumentParser) -> int:
         orders = load_orders(args.replay_olist, args.orders)
     except (ReplayError, OSError) as error:
         parser.error(str(error))
-    timed = list(replay_messages(orders))
-    messages = [message for _, message in timed]
-    progress = ProgressLine(total=len(messages))
+    # Built one at a time as they go out: the full Kaggle set is about half a million events.
+    timed = replay_messages(orders)
+    messages = (message for _, message in timed)
+    progress = ProgressLine(total=sum(len(order.steps()) for order in orders))
     started = time.monotonic()
 
     def send() -> int:
@@ -214,10 +215,9 @@ def _delivered(send) -> tuple[int | None, int]:
 
 def _paced_by_event_time(timed, speedup: float):
     """Messages released at their event times, compressed ``speedup`` times."""
-    if not timed:
-        return
-    first_event, started = timed[0][0], time.monotonic()
+    first_event, started = None, time.monotonic()
     for moment, message in timed:
+        first_event = first_event or moment
         due = started + (moment - first_event).total_seconds() / speedup
         delay = due - time.monotonic()
         if delay > 0:

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from olist_edge_orders import write_kaggle_files
+from pubsub_helpers import pull_and_ack
 
 pytestmark = pytest.mark.e2e
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +94,19 @@ def test_real_shape_edge_orders_all_land_flagged_not_dead_lettered(tmp_path):
         "o-canceled-empty": None,
         "o-dst-gap": None,
     }
+
+
+def test_the_replay_streams_to_a_topic_paced_by_event_time(pubsub, pubsub_names, tmp_path):
+    kaggle = write_kaggle_files(tmp_path / "kaggle")
+    files = tmp_path / "edge.jsonl"
+    _run("-m", "publishers", "--replay-olist", str(kaggle), "--output", str(files))
+    result = subprocess.run(
+        [sys.executable, "-m", "publishers", "--replay-olist", str(kaggle), "--topic", pubsub_names["topic"],
+         "--speedup", "1e9"],
+        cwd=REPO_ROOT, env=pubsub.environment(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = files.read_bytes().splitlines()
+    received = pull_and_ack(pubsub_names["subscription"], expected=len(expected), timeout=60)
+    assert sorted(m.data for m in received) == sorted(expected)
+    assert all(m.attributes["event_id"] and m.ordering_key for m in received)
