@@ -4,7 +4,8 @@ Batching lives inside the DoFn (buffer in ``process``, flush by size and in ``fi
 FnApiRunner, GroupByKey/GroupIntoBatches/windows between the read and the sink would fire only when the
 pipeline ends. A flush that commits acks its messages when the read is the local one; a flush that fails
 transiently (RetryLaterError) leaves them un-acked for redelivery, or, without a local read (Dataflow, file
-input), fails the bundle so the runner retries it. Records a flush rejects come out on the DEAD_LETTER tag.
+input), fails the bundle so the runner retries it. The sink's only output is what a flush rejects: dead
+letters, for a DeadLetterSink to store.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import apache_beam as beam
-from apache_beam import pvalue
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_pipelines import metrics
 from beam_pipelines.acks import SubscriptionAcker
-from beam_pipelines.messages import DEAD_LETTER, DeadLetter
+from beam_pipelines.messages import DeadLetter
 from beam_pipelines.sinks.base import RetryLaterError, Warehouse
 
 LOGGER = logging.getLogger(__name__)
@@ -49,12 +49,11 @@ class BatchingSinkFn(beam.DoFn):
     def process(self, element):
         self._buffer.append(element)
         if len(self._buffer) >= self.batch_size:
-            for record in self._flush():
-                yield pvalue.TaggedOutput(DEAD_LETTER, record)
+            yield from self._flush()
 
     def finish_bundle(self):
         for record in self._flush():
-            yield pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(record, Timestamp.now(), [GlobalWindow()]))
+            yield WindowedValue(record, Timestamp.now(), [GlobalWindow()])
 
     def write(self, batch: Sequence[Any]) -> tuple[list[DeadLetter], Iterable[str | None]]:
         raise NotImplementedError

@@ -18,7 +18,7 @@ import apache_beam as beam
 
 from beam_pipelines import metrics
 from beam_pipelines.dead_letters import STAGE_SINK, dead_letter
-from beam_pipelines.messages import DEAD_LETTER, DeadLetter, SnapshotRows
+from beam_pipelines.messages import DeadLetter, SnapshotRows
 from beam_pipelines.sinks import fold
 from beam_pipelines.sinks.base import RetryLaterError
 from beam_pipelines.transforms.batching import BatchingSinkFn
@@ -105,7 +105,6 @@ class UpsertOrderSnapshots(beam.PTransform):
         self.acker = acker
 
     def expand(self, rows):
-        outputs = rows | "MergeOrdersItemsPayments" >> beam.ParDo(
+        return rows | "MergeOrdersItemsPayments" >> beam.ParDo(
             UpsertSnapshotsFn(self.warehouse, self.batch_size, self.acker)
-        ).with_outputs(DEAD_LETTER)
-        return outputs[DEAD_LETTER]
+        )

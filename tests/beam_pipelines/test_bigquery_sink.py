@@ -163,7 +163,7 @@ def _flush(fn: UpsertSnapshotsFn, bodies: list[bytes]) -> list:
     fn.start_bundle()
     for body in bodies:
         assert list(fn.process(_rows(body))) == []
-    return [out.value.value for out in fn.finish_bundle()]
+    return [out.value for out in fn.finish_bundle()]
 
 
 def test_a_refused_batch_is_split_until_only_the_offending_snapshot_is_dead_lettered():

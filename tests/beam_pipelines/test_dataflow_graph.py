@@ -53,7 +53,7 @@ def test_dry_run_graph_has_every_stage_and_the_native_pubsub_read():
     for expected in (
         "ParseAndValidate/Validate/ParDo(ParseAndValidateFn)",
         "ToRows/SnapshotRows/ParDo(ToRowsFn)",
-        "UpsertOrderSnapshots/MergeOrdersItemsPayments/ParDo(UpsertSnapshotsFn)",
+        "UpsertOrderSnapshots/MergeOrdersItemsPayments",
         "DeadLetterSink/WriteDeadLetters",
         "RowsDeadLetterSink/WriteDeadLetters",
         "SinkFailureDeadLetterSink/WriteDeadLetters",
@@ -72,7 +72,7 @@ def test_dry_run_uses_terraform_default_names():
     assert payload.timestamp_attribute == ""
     assert payload.with_attributes
 
-    upsert = dofn(transforms["UpsertOrderSnapshots/MergeOrdersItemsPayments/ParDo(UpsertSnapshotsFn)"])
+    upsert = dofn(transforms["UpsertOrderSnapshots/MergeOrdersItemsPayments"])
     assert (upsert.warehouse.project, upsert.warehouse.dataset) == (PROJECT, names["dataset_id"])
     assert upsert.acker is None  # Dataflow acks by its checkpoints
     script = upsert.warehouse.script()

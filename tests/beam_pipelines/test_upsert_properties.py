@@ -70,11 +70,11 @@ def test_the_duckdb_sink_ends_equal_to_the_one_at_a_time_fold(arrivals, items_by
         dead = []
         for index, body in enumerate(bodies):
             message = ReceivedMessage(body)
-            dead += [out.value for out in fn.process(snapshot_rows(OrderSnapshot(json.loads(body), message)))]
+            dead += list(fn.process(snapshot_rows(OrderSnapshot(json.loads(body), message))))
             if index + 1 in cuts:  # a bundle ends here: flush what is buffered
-                dead += [out.value.value for out in fn.finish_bundle()]
+                dead += [out.value for out in fn.finish_bundle()]
                 fn.start_bundle()
-        dead += [out.value.value for out in fn.finish_bundle()]
+        dead += [out.value for out in fn.finish_bundle()]
         current, conflicts = oracle(bodies)
         assert warehouse_tables(path) == expected_tables(current)
         assert {(d.row["error_stage"], d.row["error_kind"]) for d in dead} <= {("sink", "sequence_conflict")}
