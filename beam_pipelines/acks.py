@@ -43,9 +43,9 @@ class SubscriptionAcker:
 
     def open(self) -> None:
         if self._client is None:
-            from google.cloud import pubsub_v1
+            from beam_pipelines.pubsub_client import subscriber_client
 
-            self._client = pubsub_v1.SubscriberClient()
+            self._client = subscriber_client()
 
     def ack(self, ack_ids: Iterable[str | None]) -> int:
         """Ack what can be acked; returns how many were. Never raises."""

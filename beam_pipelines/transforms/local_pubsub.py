@@ -32,6 +32,7 @@ from google.api_core import exceptions, retry
 from beam_pipelines import metrics
 from beam_pipelines.acks import TRANSIENT_PUBSUB_ERRORS
 from beam_pipelines.messages import ReceivedMessage
+from beam_pipelines.pubsub_client import subscriber_client
 
 LOGGER = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message="The return_immediately flag is deprecated", category=DeprecationWarning)
@@ -82,9 +83,7 @@ class PullMessagesFn(beam.DoFn):
         self.run_token = uuid.uuid4().hex  # one idle clock per pipeline, even when a process runs several
 
     def setup(self) -> None:
-        from google.cloud import pubsub_v1
-
-        self.client = pubsub_v1.SubscriberClient()
+        self.client = subscriber_client()
         self.pulled = metrics.counter(metrics.MESSAGES_PULLED)
         self.pull_errors = metrics.counter(metrics.PULL_ERRORS)
         self.consecutive_errors = 0
