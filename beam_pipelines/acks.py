@@ -10,27 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from google.api_core import exceptions, retry
-
 from beam_pipelines import metrics
+from beam_pipelines.pubsub_client import pubsub_retry, subscriber_client
 
 LOGGER = logging.getLogger(__name__)
 ACK_CHUNK = 1000  # ack ids per request
 
-#: Pub/Sub faults worth retrying: the service (or emulator) briefly away, overloaded or slow.
-TRANSIENT_PUBSUB_ERRORS = (
-    exceptions.DeadlineExceeded,
-    exceptions.ServiceUnavailable,
-    exceptions.InternalServerError,
-    exceptions.Aborted,
-    exceptions.Unknown,
-    exceptions.TooManyRequests,
-    exceptions.ResourceExhausted,
-    ConnectionError,
-)
-ACK_RETRY = retry.Retry(
-    predicate=retry.if_exception_type(*TRANSIENT_PUBSUB_ERRORS), initial=0.1, maximum=2.0, timeout=10.0
-)
+ACK_RETRY = pubsub_retry(timeout=10.0)
 
 
 class SubscriptionAcker:
@@ -43,8 +29,6 @@ class SubscriptionAcker:
 
     def open(self) -> None:
         if self._client is None:
-            from beam_pipelines.pubsub_client import subscriber_client
-
             self._client = subscriber_client()
 
     def ack(self, ack_ids: Iterable[str | None]) -> int:

@@ -12,10 +12,10 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from beam_pipelines import metrics
-from beam_pipelines.acks import TRANSIENT_PUBSUB_ERRORS
 from beam_pipelines.local_runner import patch_fn_runner_monitoring_leak
 from beam_pipelines.options import HELP_OPTION_CLASSES, LOCAL_RUNNER, OrderPipelineOptions
 from beam_pipelines.pipeline import build_pipeline, make_warehouse, runs_on_dataflow
+from beam_pipelines.pubsub_client import pubsub_retry
 
 #: How long the preflight keeps retrying a Pub/Sub endpoint that answers with transient errors.
 PREFLIGHT_PATIENCE_SECONDS = 60.0
@@ -103,7 +103,7 @@ def preflight(options: PipelineOptions) -> None:
 def _check_pubsub(kind: str, path: str, patience: float = PREFLIGHT_PATIENCE_SECONDS) -> None:
     """The subscription (or dead-letter topic) exists and answers; transient errors are retried meanwhile."""
     import google.auth.exceptions
-    from google.api_core import exceptions, retry
+    from google.api_core import exceptions
     from google.cloud import pubsub_v1
 
     where = os.environ.get("PUBSUB_EMULATOR_HOST") or "Google Cloud Pub/Sub (PUBSUB_EMULATOR_HOST is not set)"
@@ -115,9 +115,7 @@ def _check_pubsub(kind: str, path: str, patience: float = PREFLIGHT_PATIENCE_SEC
     try:
         lookup(
             request={kind: path},
-            retry=retry.Retry(
-                predicate=retry.if_exception_type(*TRANSIENT_PUBSUB_ERRORS), initial=0.2, maximum=5.0, timeout=patience
-            ),
+            retry=pubsub_retry(timeout=patience, initial=0.2, maximum=5.0),
             timeout=10,
         )
     except exceptions.NotFound as error:

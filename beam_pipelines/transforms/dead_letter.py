@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import apache_beam as beam
 
 from beam_pipelines import metrics
-from beam_pipelines.acks import TRANSIENT_PUBSUB_ERRORS
 from beam_pipelines.dead_letters import clean_text, topic_attributes
 from beam_pipelines.messages import DeadLetter
 from beam_pipelines.sinks.base import RetryLaterError
@@ -57,9 +56,7 @@ class DeadLetterTopic:
             ]
             for future in futures:
                 future.result(timeout=120)
-        except TRANSIENT_PUBSUB_ERRORS as error:
-            raise RetryLaterError(f"publishing to {self.topic} failed transiently: {error}") from error
-        except Exception as error:  # a deleted topic, missing permission: the operator's to fix, not a dead letter
+        except Exception as error:  # transient, or a deleted topic or missing permission: never a dead letter
             raise RetryLaterError(f"publishing to {self.topic} failed: {type(error).__name__}: {error}") from error
 
 

@@ -27,12 +27,11 @@ from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTr
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Timestamp
-from google.api_core import exceptions, retry
+from google.api_core import exceptions
 
 from beam_pipelines import metrics
-from beam_pipelines.acks import TRANSIENT_PUBSUB_ERRORS
 from beam_pipelines.messages import ReceivedMessage
-from beam_pipelines.pubsub_client import subscriber_client
+from beam_pipelines.pubsub_client import pubsub_retry, subscriber_client
 
 LOGGER = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message="The return_immediately flag is deprecated", category=DeprecationWarning)
@@ -47,9 +46,7 @@ ERROR_PAUSE_SECONDS = 0.1
 MAX_ERROR_PAUSE_SECONDS = 5.0
 #: The client's own retry of one pull: short (the client's default keeps a pull retrying for 60 s, blind to
 #: the job's idle clock); longer outages are the read's loop's to ride out.
-PULL_RETRY = retry.Retry(
-    predicate=retry.if_exception_type(*TRANSIENT_PUBSUB_ERRORS), initial=0.1, maximum=1.0, timeout=5.0
-)
+PULL_RETRY = pubsub_retry(timeout=5.0, maximum=1.0)
 _END = sys.maxsize
 
 #: Last time each read (by its run token) got a message, shared by the DoFn instances of this process.
