@@ -28,10 +28,10 @@ import fastjsonschema
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
-from beam_pipelines.sinks.base import latest_per_order
 from beam_pipelines.sinks.duckdb import DuckDBWarehouse
+from beam_pipelines.sinks.fold import batch_winners
 from beam_pipelines.transforms.parse import VALID, ParseAndValidate
-from beam_pipelines.transforms.rows import ToRows, snapshot_rows
+from beam_pipelines.transforms.rows import ROWS, ToRows, snapshot_rows
 from publishers.stream import MessageStream, StreamSettings
 from schemas import event_schema
 from schemas.validation import EventValidator
@@ -78,7 +78,7 @@ def beam_local(path: Path, count: int) -> int:
         messages = (
             pipeline | beam.io.ReadFromText(str(path), coder=beam.coders.BytesCoder()) | beam.Map(ReceivedMessage)
         )
-        _ = (messages | ParseAndValidate())[VALID] | ToRows() | beam.combiners.Count.Globally()
+        _ = ((messages | ParseAndValidate())[VALID] | ToRows())[ROWS] | beam.combiners.Count.Globally()
     return count
 
 
@@ -128,8 +128,7 @@ def run(orders: int, upsert_orders: int, repeats: int) -> str:
         all_rows = [
             snapshot_rows(OrderSnapshot(validator.validate_payload(b).event, ReceivedMessage(b))) for b in upsert_bodies
         ]
-        latest, _ = latest_per_order(all_rows)
-        latest = latest[:upsert_orders]
+        latest = batch_winners(all_rows)[:upsert_orders]
         by_batch = {}
         for batch_size in (100, 1000, 5000):
             print(f"upserting in batches of {batch_size} …", file=sys.stderr)
