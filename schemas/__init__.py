@@ -24,6 +24,12 @@ ORDER_ITEMS = "order_items"
 ORDER_PAYMENTS = "order_payments"
 DEAD_LETTER_TABLE = "order_events_dead_letter"
 UPSERTED_TABLES = (ORDERS, ORDER_ITEMS, ORDER_PAYMENTS)
+#: BigQuery's append-only changelog of accepted snapshots, and the log of its compactions (see
+#: beam_pipelines/sinks/compaction_sql.py).
+CHANGELOG_TABLE = "order_snapshots"
+COMPACTION_RUNS_TABLE = "compaction_runs"
+#: The exact current state of each upserted table (compacted table + changelog tail), by table.
+CURRENT_VIEWS = {name: f"{name}_current" for name in UPSERTED_TABLES}
 #: The timestamps of an order (Olist's columns), in the event's ``order`` object and the orders table.
 ORDER_TIMESTAMPS = (
     "order_purchase_timestamp",
@@ -42,10 +48,28 @@ class Column:
     type: str
     mode: str
     description: str
+    #: The fields of a RECORD column (an ARRAY<STRUCT> when its mode is REPEATED).
+    fields: tuple[Column, ...] = ()
 
     @property
     def required(self) -> bool:
         return self.mode == "REQUIRED"
+
+    @property
+    def repeated(self) -> bool:
+        return self.mode == "REPEATED"
+
+    @classmethod
+    def from_json(cls, field: dict[str, Any]) -> Column:
+        nested = tuple(cls.from_json(f) for f in field.get("fields", ()))
+        return cls(field["name"], field["type"], field.get("mode", "NULLABLE"), field.get("description", ""), nested)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "mode": self.mode}
+        if self.fields:
+            out["fields"] = [f.to_json() for f in self.fields]
+        out["description"] = self.description
+        return out
 
 
 @dataclass(frozen=True)
@@ -59,6 +83,8 @@ class TableSchema:
     partition_field: str | None
     clustering: tuple[str, ...]
     description: str
+    #: Days a partition is kept (BigQuery's partition expiration); None: kept forever.
+    partition_expiration_days: int | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -99,7 +125,7 @@ def table_schema(name: str) -> TableSchema:
     if name not in layouts:
         raise KeyError(f"unknown table {name!r}; known tables: {', '.join(sorted(layouts))}")
     layout = layouts[name]
-    columns = tuple(Column(**field) for field in _read_json(BIGQUERY_SCHEMA_DIR / f"{name}.json"))
+    columns = tuple(Column.from_json(field) for field in _read_json(BIGQUERY_SCHEMA_DIR / f"{name}.json"))
     return TableSchema(
         name=name,
         columns=columns,
@@ -108,6 +134,7 @@ def table_schema(name: str) -> TableSchema:
         partition_field=layout["partition_field"],
         clustering=tuple(layout["clustering"]),
         description=layout["description"],
+        partition_expiration_days=layout.get("partition_expiration_days"),
     )
 
 

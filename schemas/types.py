@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from schemas import TableSchema
+from schemas import Column, TableSchema
 
 #: Legacy type names in schemas/bigquery -> the GoogleSQL names query parameters take.
 _STANDARD = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
@@ -29,6 +29,27 @@ _DUCKDB = {
 def standard_type(bigquery_type: str) -> str:
     """The GoogleSQL name of a schema file's type (INTEGER -> INT64)."""
     return _STANDARD.get(bigquery_type, bigquery_type)
+
+
+def duckdb_column_type(column: Column) -> str:
+    """A column's DuckDB type: RECORD is a STRUCT, REPEATED a list of it."""
+    if column.fields:
+        from warehouse.duckdb_schema import quote
+
+        base = "STRUCT(" + ", ".join(f"{quote(f.name)} {duckdb_column_type(f)}" for f in column.fields) + ")"
+    else:
+        base = duckdb_type(column.type)
+    return f"{base}[]" if column.repeated else base
+
+
+def arrow_column_type(column: Column) -> Any:
+    import pyarrow as pa
+
+    if column.fields:
+        base = pa.struct([pa.field(f.name, arrow_column_type(f), nullable=not f.required) for f in column.fields])
+    else:
+        base = arrow_type(column.type)
+    return pa.list_(base) if column.repeated else base
 
 
 def duckdb_type(bigquery_type: str) -> str:
@@ -63,11 +84,21 @@ def arrow_schema(table: TableSchema) -> Any:
     """The Arrow schema of batches of ``table``'s rows."""
     import pyarrow as pa
 
-    return pa.schema([pa.field(c.name, arrow_type(c.type), nullable=not c.required) for c in table.columns])
+    return pa.schema([pa.field(c.name, arrow_column_type(c), nullable=not c.required) for c in table.columns])
+
+
+def bigquery_field(column: Column) -> Any:
+    from google.cloud import bigquery
+
+    return bigquery.SchemaField(
+        column.name,
+        column.type,
+        mode=column.mode,
+        description=column.description,
+        fields=[bigquery_field(f) for f in column.fields],
+    )
 
 
 def bigquery_schema(table: TableSchema) -> list[Any]:
     """google-cloud-bigquery SchemaFields of ``table``."""
-    from google.cloud import bigquery
-
-    return [bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description) for c in table.columns]
+    return [bigquery_field(c) for c in table.columns]

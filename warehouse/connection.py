@@ -19,7 +19,7 @@ import duckdb
 
 from schemas import table_names, table_schema
 from schemas.settings import DEFAULT_LOCK_TIMEOUT
-from schemas.types import duckdb_type
+from schemas.types import duckdb_column_type
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, quote
 
 LOGGER = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def ensure_tables(
                     )
                 connection.execute(
                     f"ALTER TABLE {quote(schema)}.{quote(name)} ADD COLUMN {quote(column.name)} "
-                    f"{duckdb_type(column.type)}"
+                    f"{duckdb_column_type(column)}"
                 )
                 added.append(f"{name}.{column.name}")
     if added:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas import TableSchema, table_names, table_schema
 from schemas.settings import DEFAULT_DATASET as DEFAULT_SCHEMA
-from schemas.types import duckdb_type
+from schemas.types import duckdb_column_type
 
 
 def quote(identifier: str) -> str:
@@ -13,7 +13,7 @@ def quote(identifier: str) -> str:
 
 
 def create_table_sql(table: TableSchema, schema: str = DEFAULT_SCHEMA) -> str:
-    lines = [f"  {quote(c.name)} {duckdb_type(c.type)}{' NOT NULL' if c.required else ''}" for c in table.columns]
+    lines = [f"  {quote(c.name)} {duckdb_column_type(c)}{' NOT NULL' if c.required else ''}" for c in table.columns]
     if table.primary_key:
         lines.append(f"  PRIMARY KEY ({', '.join(quote(k) for k in table.primary_key)})")
     body = ",\n".join(lines)

@@ -1,20 +1,24 @@
-"""The production warehouse: BigQuery, written with one parameterized multi-statement transaction per flush.
+"""The production warehouse: BigQuery, written by appending each flush's snapshots to a changelog.
 
-The batch travels as typed query parameters (``UNNEST(@orders)`` etc.), never as SQL text; the statements
-are the same guarded MERGE/DELETE as DuckDB's (see upsert_sql). Transient errors (rate limits, 5xx,
-concurrent-transaction aborts) are retried with google-api-core's exponential backoff; when they outlast it,
-the flush raises RetryLaterError and the bundle fails, so Dataflow retries it (never a dead letter). A 400 that
-is not a transient in disguise is the batch's content: ContentRefusedError, and the sink splits the batch
-until the offending snapshots are found. Permissions and missing tables are not the messages' fault:
-RetryLaterError, so nothing is dead-lettered while the job is misconfigured.
+A flush streams one row per order (its newest snapshot of the batch, lines nested) into ``order_snapshots``
+with insertAll: no DML, so Dataflow's parallel bundles never contend for a table, and nothing a message holds
+ever becomes SQL text. The ``*_current`` views give the exact newest snapshot of every order at once; a
+scheduled compaction folds the changelog into ``orders``, ``order_items`` and ``order_payments`` (see
+sinks/compaction_sql.py and BENCHMARKS.md for why this design, on numbers).
+
+Transient errors (rate limits, 5xx) are retried with google-api-core's exponential backoff; when they outlast
+it, the flush raises RetryLaterError and the bundle fails, so Dataflow retries it (never a dead letter). A
+refused row is the batch's content: ContentRefusedError, and the sink splits the batch until the offending
+snapshots are found. Permissions and missing tables are not the messages' fault: RetryLaterError, so nothing
+is dead-lettered while the job is misconfigured.
 
 Tables are never created implicitly: Terraform creates them, or ``--create_tables`` does from schemas/.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -23,10 +27,11 @@ from google.api_core import exceptions, retry
 
 from beam_pipelines.messages import SnapshotRows
 from beam_pipelines.sinks.base import ContentRefusedError, RetryLaterError
+from beam_pipelines.sinks.changelog import json_row, json_value
+from beam_pipelines.sinks.compaction_sql import CompactionSql, bigquery_dialect
 from beam_pipelines.sinks.fold import StoredVersion
-from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
-from schemas import DEAD_LETTER_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, TableSchema, table_names, table_schema
-from schemas.types import bigquery_schema, standard_type
+from schemas import CHANGELOG_TABLE, DEAD_LETTER_TABLE, table_names, table_schema
+from schemas.types import bigquery_schema
 
 
 def is_transient(error: BaseException) -> bool:
@@ -71,27 +76,6 @@ def _classified() -> Iterator[None]:
         raise ContentRefusedError(f"{type(error).__name__}: {error}") from error
 
 
-def _parameter_type(column):
-    from google.cloud import bigquery
-
-    return bigquery.ScalarQueryParameterType(standard_type(column.type), name=column.name)
-
-
-def rows_parameter(name: str, table: TableSchema, rows: Sequence[dict[str, Any]]):
-    """``@name`` as ARRAY<STRUCT<...>> typed from the table schema (typed even when empty)."""
-    from google.cloud import bigquery
-
-    struct_type = bigquery.StructQueryParameterType(*(_parameter_type(c) for c in table.columns))
-    values = [
-        bigquery.StructQueryParameter(
-            None,
-            *(bigquery.ScalarQueryParameter(c.name, standard_type(c.type), row[c.name]) for c in table.columns),
-        )
-        for row in rows
-    ]
-    return bigquery.ArrayQueryParameter(name, struct_type, values)
-
-
 class BigQueryWarehouse:
     """Upserts into ``project.dataset.orders`` etc. ``client_factory`` lets tests supply the client."""
 
@@ -110,7 +94,6 @@ class BigQueryWarehouse:
         self.create_tables = create_tables
         self.client_factory = client_factory
         self.retry_policy = retry_policy
-        self.sql = UpsertSql(self.qualified)
         self._client = None
 
     def qualified(self, name: str) -> str:
@@ -133,89 +116,60 @@ class BigQueryWarehouse:
         if self.create_tables:
             with _classified():
                 create_missing_tables(self.client, self.project, self.dataset)
-
-    def script(self) -> str:
-        """The whole flush as one BigQuery script: stage, classify, write, commit, report."""
-        stage = [
-            f"CREATE TEMP TABLE {staged(name)} AS SELECT * FROM UNNEST(@{name})"
-            for name in (ORDERS, ORDER_ITEMS, ORDER_PAYMENTS)
-        ]
-        return (
-            ";\n".join(
-                [
-                    "BEGIN TRANSACTION",
-                    *stage,
-                    f"CREATE TEMP TABLE stored_versions AS {self.sql.stored_versions()}",
-                    *self.sql.statements(),
-                    "COMMIT TRANSACTION",
-                    "SELECT order_id, _sequence, _event_id FROM stored_versions",
-                ]
-            )
-            + ";"
-        )
+                create_views(self.client, self.project, self.dataset)
 
     def upsert(self, snapshots: Sequence[SnapshotRows]) -> Mapping[str, StoredVersion]:
-        from google.cloud import bigquery
-
-        with _classified():
-            config = bigquery.QueryJobConfig(
-                query_parameters=[
-                    rows_parameter(ORDERS, table_schema(ORDERS), [s.order for s in snapshots]),
-                    rows_parameter(ORDER_ITEMS, table_schema(ORDER_ITEMS), [r for s in snapshots for r in s.items]),
-                    rows_parameter(
-                        ORDER_PAYMENTS, table_schema(ORDER_PAYMENTS), [r for s in snapshots for r in s.payments]
-                    ),
-                ]
-            )
-            script = self.script()
-
-            def run_once():
-                return list(self.client.query(script, job_config=config, location=self.location).result())
-
-            rows = self.retry_policy(run_once)()
-        return {row[0]: StoredVersion(int(row[1]), row[2]) for row in rows}
+        """Append the snapshots to the changelog. What the orders held is not read (that would be a query per
+        flush): the result is empty, so the sink counts each batch winner as applied; stale and duplicate
+        snapshots across batches are settled by the views and the compaction, which dead-letters conflicts."""
+        rows = [json_row(s) for s in snapshots]
+        row_ids = [_row_id(s) for s in snapshots]
+        self._insert(CHANGELOG_TABLE, rows, row_ids)
+        return {}
 
     def write_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:
-        table = f"{self.project}.{self.dataset}.{DEAD_LETTER_TABLE}"
-        with _classified():
-            for chunk in _insert_chunks([_json_row(row) for row in rows]):
-                # insertId = dead_letter_id: BigQuery drops a redelivered message's second row (best effort, about
-                # a minute); dbt's staging model keeps one row per dead_letter_id for what gets past it.
-                row_ids = [row.get("dead_letter_id") for row in chunk]
+        # insertId = dead_letter_id: BigQuery drops a redelivered message's second row (best effort, about a
+        # minute); dbt's staging model keeps one row per dead_letter_id for what gets past it.
+        ids = [row.get("dead_letter_id") for row in rows]
+        self._insert(DEAD_LETTER_TABLE, [_dead_letter_json(row) for row in rows], ids)
 
-                def insert_once(chunk=chunk, row_ids=row_ids):
-                    errors = self.client.insert_rows_json(table, chunk, row_ids=row_ids)
+    def _insert(self, name: str, rows: list[dict[str, Any]], row_ids: list[str | None]) -> None:
+        """insertAll ``rows`` into ``name`` in requests under BigQuery's limits, each retried on transient errors."""
+        table = f"{self.project}.{self.dataset}.{name}"
+        with _classified():
+            for start, end in _insert_chunks(rows):
+
+                def insert_once(chunk=rows[start:end], ids=row_ids[start:end]):
+                    errors = self.client.insert_rows_json(table, chunk, row_ids=ids)
                     if errors:
-                        raise exceptions.BadRequest(f"dead-letter insert into {table} failed: {errors[:3]}")
+                        raise exceptions.BadRequest(f"insert into {table} failed: {errors[:3]}")
 
                 self.retry_policy(insert_once)()
 
 
-def _insert_chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Rows in insertAll requests under MAX_INSERT_REQUEST_BYTES and MAX_INSERT_ROWS."""
-    chunk: list[dict[str, Any]] = []
-    size = 0
-    for row in rows:
+def _row_id(snapshot: SnapshotRows) -> str:
+    """insertId of a changelog row: the same snapshot appended again (a redelivery, a retried bundle) is dropped
+    by BigQuery's best-effort deduplication; what gets past it counts once in the views and the compaction."""
+    key = f"{snapshot.order_id}\x00{snapshot.sequence}\x00{snapshot.event_id}".encode()
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def _insert_chunks(rows: list[dict[str, Any]]) -> Iterator[tuple[int, int]]:
+    """[start, end) ranges of ``rows`` in insertAll requests under MAX_INSERT_REQUEST_BYTES and MAX_INSERT_ROWS."""
+    start, size = 0, 0
+    for index, row in enumerate(rows):
         row_size = len(json.dumps(row)) + 100  # the request wraps each row with its insertId
-        if chunk and (size + row_size > MAX_INSERT_REQUEST_BYTES or len(chunk) >= MAX_INSERT_ROWS):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(row)
+        if index > start and (size + row_size > MAX_INSERT_REQUEST_BYTES or index - start >= MAX_INSERT_ROWS):
+            yield start, index
+            start, size = index, 0
         size += row_size
-    if chunk:
-        yield chunk
+    if start < len(rows):
+        yield start, len(rows)
 
 
-def _json_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A dead-letter row for the streaming insert API (bytes base64, timestamps ISO)."""
-    out = {}
-    for key, value in row.items():
-        if isinstance(value, bytes):
-            out[key] = base64.b64encode(value).decode("ascii")
-        elif hasattr(value, "isoformat"):
-            out[key] = value.isoformat()
-        else:
-            out[key] = value
+def _dead_letter_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A dead-letter row for the streaming insert API (the attributes column is JSON: an object, not text)."""
+    out = json_value(row)
     if isinstance(out.get("attributes"), str):
         out["attributes"] = json.loads(out["attributes"])
     return out
@@ -234,8 +188,11 @@ def create_missing_tables(client, project: str, dataset: str) -> list[str]:
         )
         definition.description = table.description
         if table.partition_field:
+            expiration = table.partition_expiration_days
             definition.time_partitioning = bigquery.TimePartitioning(
-                type_=bigquery.TimePartitioningType.DAY, field=table.partition_field
+                type_=bigquery.TimePartitioningType.DAY,
+                field=table.partition_field,
+                expiration_ms=expiration * 86_400_000 if expiration else None,
             )
         if table.clustering:
             definition.clustering_fields = list(table.clustering)
@@ -245,3 +202,11 @@ def create_missing_tables(client, project: str, dataset: str) -> list[str]:
         except exceptions.Conflict:
             pass
     return created
+
+
+def create_views(client, project: str, dataset: str) -> list[str]:
+    """(Re)create the ``*_current`` views (CREATE OR REPLACE: they follow the code's definition). Returns them."""
+    views = CompactionSql(bigquery_dialect(project, dataset)).views()
+    for statement in views.values():
+        client.query(statement).result()
+    return list(views)

@@ -28,6 +28,8 @@ SUPERSEDED = "superseded"
 STALE = "stale"
 DUPLICATE = "duplicate"
 CONFLICT = "conflict"
+#: The dead-letter kind of a conflict (DESIGN.md: "Equal sequence with a different event_id").
+SEQUENCE_CONFLICT = "sequence_conflict"
 
 
 class StoredVersion(NamedTuple):

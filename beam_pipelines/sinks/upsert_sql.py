@@ -30,8 +30,14 @@ def staged(table: str) -> str:
 class UpsertSql:
     """The statements of one flush, for a dialect given by how it quotes a table name."""
 
-    def __init__(self, qualified: Callable[[str], str]) -> None:
+    def __init__(self, qualified: Callable[[str], str], partition_filter: Callable[[str], str] | None = None) -> None:
         self.qualified = qualified
+        #: A predicate on a target table alias that restricts every write to some partitions (BigQuery's
+        #: compaction passes the purchase-date range of its orders, so each MERGE/DELETE prunes); None: all rows.
+        self.partition_filter = partition_filter
+
+    def _pruned(self, alias: str) -> str:
+        return f" AND {self.partition_filter(alias)}" if self.partition_filter else ""
 
     def stored_versions(self) -> str:
         """What the batch's orders hold before the write: (order_id, _sequence, _event_id)."""
@@ -43,7 +49,8 @@ class UpsertSql:
     def merge_orders(self) -> str:
         table = table_schema(ORDERS)
         return (
-            f"MERGE INTO {self.qualified(ORDERS)} AS t USING {staged(ORDERS)} AS s ON t.order_id = s.order_id "
+            f"MERGE INTO {self.qualified(ORDERS)} AS t USING {staged(ORDERS)} AS s "
+            f"ON t.order_id = s.order_id{self._pruned('t')} "
             f"WHEN MATCHED AND s._sequence > t._sequence THEN UPDATE SET {_assignments(table)} "
             f"WHEN NOT MATCHED THEN INSERT ({_columns(table)}) VALUES ({_columns(table, 's.')})"
         )
@@ -53,10 +60,10 @@ class UpsertSql:
         key = " AND ".join(f"t.{k} = s.{k}" for k in table.primary_key)
         current = (
             f"SELECT l.* FROM {staged(name)} AS l JOIN {self.qualified(ORDERS)} AS o "
-            "ON o.order_id = l.order_id AND o._sequence = l._sequence AND o._event_id = l._event_id"
+            f"ON o.order_id = l.order_id AND o._sequence = l._sequence AND o._event_id = l._event_id{self._pruned('o')}"
         )
         return (
-            f"MERGE INTO {self.qualified(name)} AS t USING ({current}) AS s ON {key} "
+            f"MERGE INTO {self.qualified(name)} AS t USING ({current}) AS s ON {key}{self._pruned('t')} "
             f"WHEN MATCHED AND s._sequence > t._sequence THEN UPDATE SET {_assignments(table)} "
             f"WHEN NOT MATCHED THEN INSERT ({_columns(table)}) VALUES ({_columns(table, 's.')})"
         )
@@ -64,8 +71,9 @@ class UpsertSql:
     def delete_obsolete_lines(self, name: str) -> str:
         return (
             f"DELETE FROM {self.qualified(name)} AS t "
-            f"WHERE t.order_id IN (SELECT order_id FROM {staged(ORDERS)}) "
-            f"AND t._sequence < (SELECT o._sequence FROM {self.qualified(ORDERS)} AS o WHERE o.order_id = t.order_id)"
+            f"WHERE t.order_id IN (SELECT order_id FROM {staged(ORDERS)}){self._pruned('t')} "
+            f"AND t._sequence < (SELECT o._sequence FROM {self.qualified(ORDERS)} AS o "
+            f"WHERE o.order_id = t.order_id{self._pruned('o')})"
         )
 
     def statements(self) -> list[str]:

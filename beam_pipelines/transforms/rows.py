@@ -59,6 +59,7 @@ def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) 
             "shipping_limit_date": parse_timestamp(item["shipping_limit_date"]),
             "price": _money(item["price"]),
             "freight_value": _money(item["freight_value"]),
+            "order_purchase_timestamp": order["order_purchase_timestamp"],
             **lineage,
         }
         for item in event["items"]
@@ -70,6 +71,7 @@ def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) 
             "payment_type": payment["payment_type"],
             "payment_installments": payment["payment_installments"],
             "payment_value": _money(payment["payment_value"]),
+            "order_purchase_timestamp": order["order_purchase_timestamp"],
             **lineage,
         }
         for payment in event["payments"]

@@ -24,7 +24,7 @@ from beam_pipelines.sinks.base import RetryLaterError
 from beam_pipelines.transforms.batching import BatchingSinkFn
 
 REFUSED = "refused"
-SEQUENCE_CONFLICT = "sequence_conflict"
+SEQUENCE_CONFLICT = fold.SEQUENCE_CONFLICT
 WAREHOUSE_REJECTED = "warehouse_rejected"
 _COUNTERS = {
     fold.APPLIED: metrics.APPLIED,
