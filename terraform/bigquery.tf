@@ -3,6 +3,19 @@ locals {
   schemas_dir   = "${path.module}/../schemas"
   table_layouts = jsondecode(file("${local.schemas_dir}/tables.json")).tables
   schema_files  = toset([for f in fileset("${local.schemas_dir}/bigquery", "*.json") : trimsuffix(f, ".json")])
+
+  # The SQL Terraform deploys, rendered from beam_pipelines/sinks/compaction_sql.py as templates
+  # (`python -m beam_pipelines.compaction --render terraform/sql`; tests/terraform checks they are current).
+  # templatefile() fills their two placeholders.
+  sql_dir = "${path.module}/sql"
+  sql_template_vars = {
+    project = var.project_id
+    dataset = google_bigquery_dataset.datasets["orders"].dataset_id
+  }
+
+  # One view per upserted table, <table>_current (schemas.CURRENT_VIEWS): the exact current state, that is
+  # the compacted table plus the newer snapshots of the order_snapshots changelog not compacted yet.
+  current_views = { for table, layout in local.table_layouts : "${table}_current" => table if layout.kind == "upserted" }
 }
 
 locals {
@@ -82,6 +95,10 @@ resource "google_bigquery_table" "tables" {
     content {
       type  = "DAY"
       field = time_partitioning.value
+      # partition_expiration_days, where tables.json gives one (the order_snapshots changelog: the compaction
+      # folds it every hour, so a week is only a safety margin); no expiration elsewhere. try(): most
+      # entries have no such attribute.
+      expiration_ms = try(each.value.partition_expiration_days * 24 * 60 * 60 * 1000, null)
     }
   }
 
@@ -102,4 +119,26 @@ resource "google_bigquery_table" "tables" {
       kms_key_name = encryption_configuration.value
     }
   }
+}
+
+# The current-state views readers query instead of orders, order_items and order_payments, which only change
+# when the compaction runs (compaction.tf). A view stores no data: the tables it reads carry the CMEK key.
+resource "google_bigquery_table" "current_views" {
+  # checkov:skip=CKV_GCP_80:a view stores no data, so it has no encryption configuration; the tables it reads are encrypted with kms_key_name when set.
+  for_each = local.current_views
+
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.datasets["orders"].dataset_id
+  table_id            = each.key
+  description         = "Exact current state of ${each.value}: ${each.value} as last compacted, plus the newer snapshots the order_snapshots changelog holds since (python -m beam_pipelines.compaction --render)."
+  deletion_protection = var.deletion_protection
+  labels              = merge(local.labels, { kind = "current_view" })
+
+  view {
+    query          = templatefile("${local.sql_dir}/${each.key}.sql", local.sql_template_vars)
+    use_legacy_sql = false
+  }
+
+  # BigQuery checks a view's query when it is created: every table it reads must exist.
+  depends_on = [google_bigquery_table.tables]
 }

@@ -17,6 +17,9 @@ locals {
 
   # Pub/Sub's Google-managed identity: it encrypts the topics with the CMEK key (kms.tf).
   pubsub_service_agent = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  # The BigQuery Data Transfer Service's identity: it starts the scheduled compaction as the compaction
+  # account (compaction.tf).
+  datatransfer_service_agent = "serviceAccount:service-${local.project_number}@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com"
 
   labels = merge({ app = "olist-realtime-orders" }, var.labels)
 
@@ -33,6 +36,7 @@ locals {
     [
       "artifactregistry.googleapis.com",
       "bigquery.googleapis.com",
+      "bigquerydatatransfer.googleapis.com",
       "cloudbuild.googleapis.com",
       "compute.googleapis.com",
       "dataflow.googleapis.com",
@@ -55,7 +59,12 @@ resource "google_project_service" "enabled" {
 # Service agents appear lazily; create them now so the IAM grants below never name a missing account.
 resource "google_project_service_identity" "agents" {
   provider = google-beta
-  for_each = toset(["artifactregistry.googleapis.com", "dataflow.googleapis.com", "pubsub.googleapis.com"])
+  for_each = toset([
+    "artifactregistry.googleapis.com",
+    "bigquerydatatransfer.googleapis.com",
+    "dataflow.googleapis.com",
+    "pubsub.googleapis.com",
+  ])
 
   project = var.project_id
   service = each.value

@@ -48,6 +48,21 @@ output "table_ids" {
   value       = { for name, table in google_bigquery_table.tables : name => "${table.project}.${table.dataset_id}.${table.table_id}" }
 }
 
+output "current_view_ids" {
+  description = "The exact current-state views (compacted table + changelog tail), by name, as project.dataset.view: query these rather than orders, order_items and order_payments."
+  value       = { for name, view in google_bigquery_table.current_views : name => "${view.project}.${view.dataset_id}.${view.table_id}" }
+}
+
+output "compaction_transfer_config" {
+  description = "The scheduled compaction query, as projects/P/locations/L/transferConfigs/ID; its runs are listed under Scheduled queries in the BigQuery console."
+  value       = google_bigquery_data_transfer_config.compaction.name
+}
+
+output "compaction_service_account_email" {
+  description = "Service account the scheduled compaction runs as (dataEditor on the orders dataset, jobUser on the project)."
+  value       = google_service_account.compaction.email
+}
+
 output "bucket" {
   description = "Bucket for Dataflow staging, temp files and flex template specs."
   value       = google_storage_bucket.dataflow.name
@@ -90,7 +105,7 @@ output "dataflow_job_id" {
 
 output "dbt_env" {
   description = "Environment for `python -m warehouse.dbt_runner build --target bigquery` (eval it in a shell)."
-  value       = join("\n", [
+  value = join("\n", [
     "export DBT_BIGQUERY_PROJECT=${var.project_id}",
     "export DBT_BIGQUERY_DATASET=${google_bigquery_dataset.datasets["analytics"].dataset_id}",
     "export DBT_BIGQUERY_LOCATION=${google_bigquery_dataset.datasets["analytics"].location}",

@@ -140,6 +140,32 @@ variable "delete_contents_on_destroy" {
 }
 
 # ---------------------------------------------------------------------------------------------------------
+# Changelog compaction (BigQuery scheduled query, compaction.tf)
+# ---------------------------------------------------------------------------------------------------------
+
+variable "compaction_schedule" {
+  type        = string
+  description = "How often the scheduled query folds the order_snapshots changelog into orders, order_items and order_payments, in the Data Transfer Service's schedule syntax (UTC), e.g. every 60 minutes or every 2 hours. Keep it far below the changelog's 7-day partition expiration (schemas/tables.json): rows that expire before a compaction are lost. Readers of the *_current views see every snapshot whatever the schedule; a longer one only leaves them a longer tail to read."
+  default     = "every 60 minutes"
+
+  validation {
+    condition     = trimspace(var.compaction_schedule) != ""
+    error_message = "compaction_schedule must not be empty (e.g. every 60 minutes)."
+  }
+}
+
+variable "compaction_service_account_id" {
+  type        = string
+  description = "Account ID (the part before @) of the service account the scheduled compaction runs as."
+  default     = "orders-compaction"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.compaction_service_account_id))
+    error_message = "compaction_service_account_id must be 6-30 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------
 # Storage
 # ---------------------------------------------------------------------------------------------------------
 

@@ -7,13 +7,18 @@ zetasql and wasmtime versions, the module's size and the CPU architecture; later
 
 :class:`BigQueryCatalog` holds tables named as BigQuery names them (``my-proj.orders_rt.orders``, whether the
 SQL writes `` `my-proj.orders_rt.orders` `` or `` `my-proj`.`orders_rt`.`orders` ``), built from
-schemas/bigquery/*.json, and typed query parameters read from what google-cloud-bigquery sends
-(``QueryJobConfig.to_api_repr()``). :meth:`BigQueryCatalog.analyze_script` analyzes a multi-statement script
-statement by statement, adding each ``CREATE TEMP TABLE ... AS SELECT`` to the catalog so later statements
-resolve it, as BigQuery's script does.
+schemas/bigquery/*.json (RECORD columns as STRUCT, REPEATED as ARRAY), and typed query parameters read from what
+google-cloud-bigquery sends (``QueryJobConfig.to_api_repr()``). :meth:`BigQueryCatalog.analyze_script` analyzes
+a multi-statement script (BigQuery's procedural language) statement by statement, as BigQuery runs it: each
+``CREATE TEMP TABLE ... AS SELECT`` and ``CREATE VIEW`` adds its output to the catalog so that later statements
+resolve it, and each ``DECLARE``d variable becomes a typed named constant of the catalog, which later statements
+read by its bare name, as they read a BigQuery script variable (a column of the same name wins, in both).
+ZetaSQL parses but does not resolve procedural statements: ``DECLARE`` and ``SET`` are checked here (see
+:class:`VariableDeclaration`).
 
 What the analysis is: ZetaSQL's resolver in PRODUCT_EXTERNAL mode (BigQuery's type names, no INT32/UINT64/...)
-with every released language feature except the few below that BigQuery lacks. It checks names (tables,
+with every released language feature except the few below that BigQuery lacks, and QUALIFY a reserved keyword
+as in BigQuery. It checks names (tables,
 columns, functions), types (assignments, comparisons, function signatures, parameter fields) and syntax. It is
 not BigQuery itself: a few things it accepts BigQuery refuses (``INSERT OR REPLACE``, which
 :func:`bigquery_restrictions` refuses after analysis, and double-quoted names, which both read as string
@@ -27,6 +32,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +50,6 @@ from zetasql.types import (
     AnalyzeResponse,
     AnalyzerOptions,
     LanguageOptions,
-    ParseResumeLocation,
     SimpleColumn,
     SimpleTable,
     Type,
@@ -61,6 +66,7 @@ from zetasql.types.proto_model import (
 from zetasql.wasi import get_wasm_path
 from zetasql.wasi._pb2.zetasql.local_service import local_service_pb2
 from zetasql.wasi._pb2.zetasql.proto import simple_catalog_pb2
+from zetasql.wasi._pb2.zetasql.public import simple_constant_pb2
 
 from schemas import TableSchema
 
@@ -104,6 +110,10 @@ NOT_IN_BIGQUERY = frozenset(
 )
 
 
+#: Keywords that ZetaSQL can leave unreserved and BigQuery reserves.
+BIGQUERY_RESERVED_KEYWORDS = ("QUALIFY",)
+
+
 class SqlAnalysisError(AssertionError):
     """ZetaSQL refused a statement (or BigQuery would, see bigquery_restrictions)."""
 
@@ -126,6 +136,29 @@ class AnalyzedStatement:
     @property
     def kind(self) -> str:
         return type(self.resolved).__name__
+
+
+@dataclass(frozen=True)
+class VariableDeclaration:
+    """``DECLARE name[, ...] [type] [DEFAULT expression]``, checked as BigQuery runs it: the type is resolved by
+    ZetaSQL (``CAST(NULL AS type)``); the default must be coercible to it, which ZetaSQL checks by resolving
+    ``STRUCT<type>((expression))`` (a typed constructor coerces its fields as an assignment does: NULL and
+    literals to the type, a value of another type is an error); without a type, the variable takes the
+    default's. ``default`` is that resolved query, None without a DEFAULT."""
+
+    names: tuple[str, ...]
+    type: Type
+    default: Any | None
+
+
+@dataclass(frozen=True)
+class VariableAssignment:
+    """``SET name = expression``: the variable must be declared, and the value coercible to its type (checked as
+    a DECLARE's default is). ``value`` is the resolved query of that check."""
+
+    name: str
+    type: Type
+    value: Any
 
 
 # --- The WebAssembly module, compiled once per machine --------------------------------------------------------
@@ -216,6 +249,10 @@ def bigquery_language() -> LanguageOptions:
     language.enabled_language_features = [
         feature for feature in language.enabled_language_features if feature not in NOT_IN_BIGQUERY
     ]
+    # BigQuery reserves QUALIFY (GoogleSQL's lexical reference lists it among the reserved keywords), so that
+    # ``FROM t QUALIFY ...`` needs no WHERE, GROUP BY or HAVING first. ZetaSQL's default keeps it unreserved, and
+    # then its parser requires one of those to tell QUALIFY from a table alias.
+    language.reserved_keywords = sorted({*language.reserved_keywords, *BIGQUERY_RESERVED_KEYWORDS})
     return language
 
 
@@ -252,7 +289,8 @@ def column_type(field: Mapping[str, Any]) -> Type:
 
 
 def table_columns(table: TableSchema) -> list[tuple[str, Type]]:
-    return [(c.name, column_type({"type": c.type, "mode": c.mode})) for c in table.columns]
+    """A table's columns as ZetaSQL types, nested RECORD fields included (``Column.to_json`` holds them)."""
+    return [(c.name, column_type(c.to_json())) for c in table.columns]
 
 
 def type_name(type_: Type) -> str:
@@ -299,6 +337,8 @@ class BigQueryCatalog:
     #: (project, dataset, table) or (temp table,) -> columns
     tables: dict[tuple[str, ...], list[tuple[str, Type]]] = field(default_factory=dict, init=False)
     parameters: dict[str, Type] = field(default_factory=dict)
+    #: A script's variables (see analyze_script), by name as declared: named constants of the catalog.
+    variables: dict[str, Type] = field(default_factory=dict, init=False)
     _table_protos: dict[tuple[str, ...], tuple[Any, Any]] = field(default_factory=dict, init=False, repr=False)
     _options_proto: Any = field(default=None, init=False, repr=False)
     _registered_id: int | None = field(default=None, init=False, repr=False)
@@ -341,6 +381,8 @@ class BigQueryCatalog:
                     children[parts[:depth]] = catalog.catalog.add(name=parts[depth - 1])
                 catalog = children[parts[:depth]]
             catalog.table.append(leaf)
+        for name, type_ in self.variables.items():  # no value: only their names and types are resolved
+            root.constant.append(simple_constant_pb2.SimpleConstantProto(name_path=[name], type=type_.to_proto()))
         return root
 
     # Parameters
@@ -354,6 +396,19 @@ class BigQueryCatalog:
         (``QueryJobConfig.to_api_repr()["query"]["queryParameters"]``)."""
         for parameter in api_parameters:
             self.add_parameter(parameter["name"], parameter_type(parameter["parameterType"]))
+
+    # Script variables
+
+    def add_variable(self, name: str, type_: Type) -> None:
+        """A script variable, read by its bare name (case-insensitive, as BigQuery's)."""
+        self._changed()
+        self.variables[name] = type_
+
+    def variable(self, name: str) -> tuple[str, Type] | None:
+        for known, type_ in self.variables.items():
+            if known.lower() == name.lower():
+                return known, type_
+        return None
 
     # Analysis
 
@@ -375,27 +430,84 @@ class BigQueryCatalog:
         return resolved
 
     def analyze_script(self, script: str) -> list[AnalyzedStatement]:
-        """Every statement of a script in order; each ``CREATE TEMP TABLE x AS SELECT`` becomes table ``x``."""
+        """Every statement of a script in order, as BigQuery runs it: ``CREATE TEMP TABLE x AS SELECT`` and
+        ``CREATE VIEW x`` make ``x`` a table of the catalog, ``DECLARE`` a variable (a typed named constant) that
+        ``SET`` assigns and later statements read. ZetaSQL parses the whole script first (so a syntax error
+        anywhere fails before any statement is analyzed), then each top-level statement is analyzed alone."""
         data = script.encode()
-        position = 0
+        try:
+            parsed = self._parse_script(script)
+        except ServerError as error:
+            raise SqlAnalysisError(_line_at(script, error.message), error.message) from None
         statements: list[AnalyzedStatement] = []
-        while data[position:].strip(b" \t\r\n;"):
-            index = len(statements)
-            location = ParseResumeLocation(input=script, byte_position=position).to_proto()
-            try:
-                response = self._analyze(sql_statement=script, parse_resume_location=location)
-            except ServerError as error:
-                failed = data[position:].decode().strip().split(";\n", 1)[0]
-                raise SqlAnalysisError(failed, error.message, index) from None
-            end = response.resume_byte_position
-            sql = data[position:end].decode().strip().rstrip(";").strip()
-            if end is None or end <= position:
-                raise SqlAnalysisError(sql, "ZetaSQL did not advance through the script", index)
-            self._check(response.resolved_statement, sql, index)
-            statements.append(AnalyzedStatement(index, sql, response.resolved_statement))
-            self._register_temp_table(response.resolved_statement)
-            position = end
+        for index, node in enumerate(parsed.statement_list_node.statement_list):
+            start, end = _location(node)
+            sql = data[start:end].decode()
+            if node.WhichOneof("node") == "ast_script_statement_node":
+                resolved = self._script_statement(node.ast_script_statement_node, data, sql, index)
+            else:
+                try:
+                    resolved = self._analyze(sql_statement=sql).resolved_statement
+                except ServerError as error:
+                    raise SqlAnalysisError(sql, error.message, index) from None
+                self._check(resolved, sql, index)
+                self._register_output(resolved)
+            statements.append(AnalyzedStatement(index, sql, resolved))
         return statements
+
+    def _parse_script(self, script: str) -> Any:
+        request = local_service_pb2.ParseRequest(
+            sql_statement=script, options=bigquery_language().to_proto(), allow_script=True
+        )
+        response = local_service().wasm_client.call_grpc_func(
+            "ZetaSqlLocalService_Parse", request, local_service_pb2.ParseResponse
+        )
+        return response.parsed_script
+
+    def _script_statement(self, node: Any, data: bytes, sql: str, index: int) -> Any:
+        """DECLARE and SET (the procedural statements ZetaSQL parses but leaves to the engine that runs them)."""
+        kind = node.WhichOneof("node")
+        if kind == "ast_variable_declaration_node":
+            declaration = node.ast_variable_declaration_node
+            names = tuple(i.id_string for i in declaration.variable_list.identifier_list)
+            for name in names:
+                if self.variable(name) is not None or names.count(name) > 1:
+                    raise SqlAnalysisError(sql, f"Variable {name} is already declared", index)
+            declared = _text(data, declaration.type) if declaration.HasField("type") else None
+            default = _text(data, declaration.default_value) if declaration.HasField("default_value") else None
+            if declared is None and default is None:
+                raise SqlAnalysisError(sql, "DECLARE needs a type or a DEFAULT", index)
+            if declared is None:
+                resolved = self._probe(f"SELECT ({default})", sql, index)
+                type_ = output_columns(resolved)[0][1]
+            else:
+                type_ = output_columns(self._probe(f"SELECT CAST(NULL AS {declared})", sql, index))[0][1]
+                resolved = self._assignable(default, type_, declared, sql, index) if default is not None else None
+            for name in names:
+                self.add_variable(name, type_)
+            return VariableDeclaration(names, type_, resolved)
+        if kind == "ast_single_assignment_node":
+            assignment = node.ast_single_assignment_node
+            variable = self.variable(assignment.variable.id_string)
+            if variable is None:
+                raise SqlAnalysisError(sql, f"Undeclared variable: {assignment.variable.id_string}", index)
+            name, type_ = variable
+            value = _text(data, assignment.expression)
+            return VariableAssignment(name, type_, self._assignable(value, type_, type_name(type_), sql, index))
+        raise SqlAnalysisError(sql, f"{kind} is not checked by zetasql_catalog (only DECLARE and SET are)", index)
+
+    def _assignable(self, expression: str, type_: Type, spelled: str, sql: str, index: int) -> Any:
+        resolved = self._probe(f"SELECT STRUCT<{spelled}>(({expression}))", sql, index)
+        (field_,) = output_columns(resolved)[0][1].struct_type.field
+        if type_name(field_.field_type) != type_name(type_):  # the constructor gives the declared type or fails
+            raise SqlAnalysisError(sql, f"{type_name(field_.field_type)} is not {type_name(type_)}", index)
+        return resolved
+
+    def _probe(self, probe: str, sql: str, index: int) -> Any:
+        try:
+            return self._analyze(sql_statement=probe).resolved_statement
+        except ServerError as error:
+            raise SqlAnalysisError(sql, error.message, index) from None
 
     def _analyze(self, **request: Any) -> AnalyzeResponse:
         """zetasql's LocalService.analyze, with the options and the catalog converted to protobuf once per change
@@ -430,10 +542,37 @@ class BigQueryCatalog:
         if problems := bigquery_restrictions(resolved):
             raise SqlAnalysisError(sql, "; ".join(problems), index)
 
-    def _register_temp_table(self, resolved: Any) -> None:
-        if type(resolved).__name__ == "ResolvedCreateTableAsSelectStmt":
-            columns = [(c.name, c.type) for c in resolved.column_definition_list]
-            self.add_table(resolved.name_path, columns)
+    def _register_output(self, resolved: Any) -> None:
+        """What a statement creates, for the statements after it: a table's or a view's columns."""
+        kind = type(resolved).__name__
+        if kind == "ResolvedCreateTableAsSelectStmt":
+            self.add_table(resolved.name_path, [(c.name, c.type) for c in resolved.column_definition_list])
+        elif kind == "ResolvedCreateViewStmt":
+            self.add_table(resolved.name_path, output_columns(resolved))
+
+
+def _location(node: Any) -> tuple[int, int]:
+    """[start, end) byte offsets of a parse tree node (a message of zetasql's parse_tree.proto): its own
+    parse_location_range, reached through the AnyAST* wrappers (a oneof) and the ``parent`` chain."""
+    while "parse_location_range" not in node.DESCRIPTOR.fields_by_name:
+        oneofs = node.DESCRIPTOR.oneofs
+        node = getattr(node, node.WhichOneof(oneofs[0].name)) if oneofs else node.parent
+    return node.parse_location_range.start, node.parse_location_range.end
+
+
+def _text(data: bytes, node: Any) -> str:
+    start, end = _location(node)
+    return data[start:end].decode()
+
+
+def _line_at(script: str, message: str) -> str:
+    """The script's line that a ZetaSQL message points at (``[at line:column]``), else the whole script."""
+    if match := re.search(r"\[at (\d+):\d+\]", message):
+        lines = script.splitlines()
+        line = int(match.group(1))
+        if 0 < line <= len(lines):
+            return lines[line - 1]
+    return script
 
 
 def output_columns(resolved: Any) -> list[tuple[str, Type]]:

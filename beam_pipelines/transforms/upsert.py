@@ -105,6 +105,6 @@ class UpsertOrderSnapshots(beam.PTransform):
         self.acker = acker
 
     def expand(self, rows):
-        return rows | "MergeOrdersItemsPayments" >> beam.ParDo(
+        return rows | "WriteSnapshots" >> beam.ParDo(
             UpsertSnapshotsFn(self.warehouse, self.batch_size, self.acker)
         )

@@ -1,11 +1,12 @@
-"""The BigQuery sink, checked at the google-cloud-bigquery boundary: the SQL and parameters it sends, its retry
-of transient errors, and its dead-lettering of permanent ones. Only the client is fake."""
+"""The BigQuery sink, checked at the google-cloud-bigquery boundary: the rows it streams into the changelog, its
+retry of transient errors, and its dead-lettering of permanent ones. Only the client is fake (what the streamed
+rows do in the views and the compaction: tests/beam_pipelines/test_compaction.py and test_bigquery_concurrency.py;
+the SQL itself: tests/sql, by ZetaSQL)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from decimal import Decimal
 
 import pytest
@@ -17,44 +18,43 @@ from beam_pipelines.acks import SubscriptionAcker
 from beam_pipelines.dead_letters import dead_letter
 from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
 from beam_pipelines.sinks.base import RetryLaterError
-from beam_pipelines.sinks.bigquery import BigQueryWarehouse, create_missing_tables, is_transient
-from beam_pipelines.sinks.fold import StoredVersion
+from beam_pipelines.sinks.bigquery import BigQueryWarehouse, create_missing_tables, create_views, is_transient
 from beam_pipelines.transforms.rows import snapshot_rows
 from beam_pipelines.transforms.upsert import UpsertSnapshotsFn
-from schemas import table_schema
+from schemas import CHANGELOG_TABLE, CURRENT_VIEWS, table_schema
 
 FAST_RETRY = retry.Retry(predicate=is_transient, initial=0.001, maximum=0.002, timeout=5)
 INJECTION = "x'); DROP TABLE orders; --"
+CHANGELOG = f"my-proj.orders_rt.{CHANGELOG_TABLE}"
 
 
 class FakeJob:
-    def __init__(self, rows):
-        self.rows = rows
-
     def result(self):
-        return self.rows
+        return []
 
 
 class FakeClient:
-    """Records every query; raises the queued errors first, and refuses any batch holding ``poison`` text."""
+    """Records every call; raises the queued errors first, and refuses (as insertAll does, per row) any request
+    holding ``poison`` text."""
 
-    def __init__(self, errors=(), stored=(), poison: str | None = None):
+    def __init__(self, errors=(), poison: str | None = None):
         self.errors = list(errors)
-        self.stored = list(stored)
         self.poison = poison
         self.queries = []
         self.inserted = []
+        self.attempts = 0
         self.created = []
 
     def query(self, sql, job_config=None, location=None):
-        self.queries.append((sql, job_config))
-        if self.errors:
-            raise self.errors.pop(0)
-        if self.poison and self.poison in json.dumps(job_config.to_api_repr()):
-            raise exceptions.BadRequest(f"Invalid value in a row: {self.poison}")
-        return FakeJob(self.stored)
+        self.queries.append(sql)
+        return FakeJob()
 
     def insert_rows_json(self, table, rows, row_ids=None):
+        self.attempts += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        if self.poison and self.poison in json.dumps(rows):
+            return [{"index": 0, "errors": [{"reason": "invalid", "message": f"Invalid value: {self.poison}"}]}]
         self.inserted.append((table, rows, row_ids))
         return []
 
@@ -64,31 +64,8 @@ class FakeClient:
         self.created.append(table)
 
 
-def _api_parameters(config) -> list[dict]:
-    """The query parameters exactly as they go on the wire (the job's API representation)."""
-    return config.to_api_repr()["query"]["queryParameters"]
-
-
-def sent_parameters(config) -> dict[str, list[dict[str, str]]]:
-    """name -> list of rows, each {column: value as sent}."""
-    return {
-        p["name"]: [
-            {column: value["value"] for column, value in row["structValues"].items()}
-            for row in p["parameterValue"].get("arrayValues", [])
-        ]
-        for p in _api_parameters(config)
-    }
-
-
-def parameter_types(config) -> dict[str, dict[str, str]]:
-    return {
-        p["name"]: {f["name"]: f["type"]["type"] for f in p["parameterType"]["arrayType"]["structTypes"]}
-        for p in _api_parameters(config)
-    }
-
-
-def _rows(body: bytes):
-    return snapshot_rows(OrderSnapshot(json.loads(body), ReceivedMessage(body)))
+def _rows(body: bytes, message_id: str = "m-1"):
+    return snapshot_rows(OrderSnapshot(json.loads(body), ReceivedMessage(body, message_id=message_id)))
 
 
 def _warehouse(client: FakeClient, retry_policy: retry.Retry = FAST_RETRY) -> BigQueryWarehouse:
@@ -99,63 +76,36 @@ def _warehouse(client: FakeClient, retry_policy: retry.Retry = FAST_RETRY) -> Bi
 SHORT_RETRY = retry.Retry(predicate=is_transient, initial=0.001, maximum=0.002, timeout=0.05)
 
 
-def test_upsert_sends_one_parameterized_transaction_without_message_text():
-    client = FakeClient(stored=[("o1", 2, "o1-2")])
-    body = snapshot("o1", 3, "approved", items=2).replace(b'"sao paulo"', json.dumps(INJECTION).encode())
-    stored = _warehouse(client).upsert([_rows(body)])
-    assert stored == {"o1": StoredVersion(2, "o1-2")}  # what the order held before: the script's last result
-    ((sql, config),) = client.queries
-    assert INJECTION not in sql and "o1" not in sql and "sao paulo" not in sql
-    statements = [s.strip() for s in sql.split(";") if s.strip()]
-    assert statements[0] == "BEGIN TRANSACTION" and statements[-2] == "COMMIT TRANSACTION"
-    assert statements[1:4] == [
-        "CREATE TEMP TABLE batch_orders AS SELECT * FROM UNNEST(@orders)",
-        "CREATE TEMP TABLE batch_order_items AS SELECT * FROM UNNEST(@order_items)",
-        "CREATE TEMP TABLE batch_order_payments AS SELECT * FROM UNNEST(@order_payments)",
-    ]
-    merges = [s for s in statements if s.startswith("MERGE")]
-    assert [re.match(r"MERGE INTO (\S+)", s).group(1) for s in merges] == [
-        "`my-proj.orders_rt.orders`",
-        "`my-proj.orders_rt.order_items`",
-        "`my-proj.orders_rt.order_payments`",
-    ]
-    for merge in merges:  # replaced only by a newer snapshot
-        assert "WHEN MATCHED AND s._sequence > t._sequence THEN UPDATE SET" in merge
-    for merge in merges[1:]:  # lines only of the snapshot the order row now holds: never a mix of two events
-        assert "o._sequence = l._sequence AND o._event_id = l._event_id" in merge
-    assert statements[-1] == "SELECT order_id, _sequence, _event_id FROM stored_versions"
-    deletes = [s for s in statements if s.startswith("DELETE")]
-    assert len(deletes) == 2 and all("t._sequence < (SELECT o._sequence" in d for d in deletes)
-
-    parameters = sent_parameters(config)
-    assert set(parameters) == {"orders", "order_items", "order_payments"}
-    (order,) = parameters["orders"]
-    assert order["customer_city"] == INJECTION
-    assert order["_sequence"] == "3"
-    assert parameter_types(config)["orders"]["_sequence"] == "INT64"
-    items = parameters["order_items"]
-    assert [i["order_item_id"] for i in items] == ["1", "2"]
-    assert Decimal(items[0]["price"]) == Decimal("10.5")
-    assert parameter_types(config)["order_items"]["price"] == "NUMERIC"
-
-
-def test_empty_line_arrays_keep_their_struct_type():
+def test_upsert_streams_one_changelog_row_per_snapshot_and_sends_no_sql():
     client = FakeClient()
-    _warehouse(client).upsert([_rows(snapshot("o9", 2, "unavailable", items=0))])
-    ((_, config),) = client.queries
-    assert sent_parameters(config)["order_items"] == []
-    assert list(parameter_types(config)["order_items"]) == list(table_schema("order_items").column_names)
+    body = snapshot("o1", 3, "approved", items=2).replace(b'"sao paulo"', json.dumps(INJECTION).encode())
+    # Nothing is read back: cross-batch stale/duplicate/conflict are settled by the views and the compaction.
+    assert _warehouse(client).upsert([_rows(body), _rows(snapshot("o2", 1, items=0), "m-2")]) == {}
+    assert client.queries == []  # no DML, no SQL at all: nothing to contend on, nothing built from message text
+    ((table, rows, row_ids),) = client.inserted
+    assert table == CHANGELOG
+    first, second = rows
+    assert first["customer_city"] == INJECTION  # message text travels as a value
+    assert first["_sequence"] == 3 and first["order_status"] == "approved"
+    assert [i["order_item_id"] for i in first["items"]] == [1, 2]
+    assert Decimal(first["items"][0]["price"]) == Decimal("10.5") and isinstance(first["items"][0]["price"], str)
+    assert first["items"][0]["order_purchase_timestamp"] == first["order_purchase_timestamp"]
+    assert first["_dead_letter_id"].startswith("pubsub:m-1:")
+    assert second["items"] == [] and isinstance(second["payments"], list)  # an empty ARRAY, never NULL
+    # Columns exactly the changelog's: a typo here would be refused by BigQuery row by row.
+    assert set(first) == set(table_schema(CHANGELOG_TABLE).column_names)
+    # insertId: the same snapshot again (a redelivery) carries the same id, another snapshot another one.
+    again = FakeClient()
+    _warehouse(again).upsert([_rows(body, "m-9")])
+    assert again.inserted[0][2][0] == row_ids[0] and row_ids[0] != row_ids[1]
 
 
 def test_transient_errors_are_retried_then_succeed():
     client = FakeClient(
-        errors=[
-            exceptions.ServiceUnavailable("backend"),
-            exceptions.BadRequest("Transaction is aborted due to concurrent update"),
-        ]
+        errors=[exceptions.ServiceUnavailable("backend"), exceptions.TooManyRequests("rateLimitExceeded")]
     )
     assert _warehouse(client).upsert([_rows(snapshot("o1", 1))]) == {}
-    assert len(client.queries) == 3
+    assert client.attempts == 3 and len(client.inserted) == 1
 
 
 def _flush(fn: UpsertSnapshotsFn, bodies: list[bytes]) -> list:
@@ -173,12 +123,11 @@ def test_a_refused_batch_is_split_until_only_the_offending_snapshot_is_dead_lett
     records = _flush(UpsertSnapshotsFn(_warehouse(client), batch_size=100), bodies)
     assert [r.row["payload_bytes"] for r in records] == [bodies[5]]
     ((stage, kind, message),) = {(r.row["error_stage"], r.row["error_kind"], r.row["error_message"]) for r in records}
-    assert (stage, kind) == ("sink", "warehouse_rejected") and "Invalid value in a row: POISON-CITY" in message
-    landed = [order for _, config in client.queries for order in sent_parameters(config)["orders"]]
-    successful = [o["order_id"] for o in landed if o["customer_city"] != "POISON-CITY"]
-    # Bisection: 8 -> 4 + 4 -> 2 + 2 -> 1 + 1: every good order is sent in a batch that succeeded.
-    assert sorted(set(successful)) == [f"o{n}" for n in range(8) if n != 5]
-    assert len(client.queries) == 7
+    assert (stage, kind) == ("sink", "warehouse_rejected") and "Invalid value: POISON-CITY" in message
+    landed = [row["order_id"] for _, rows, _ in client.inserted for row in rows]
+    # Bisection: 8 -> 4 + 4 -> 2 + 2 -> 1 + 1: every good order is sent in a request that succeeded, once.
+    assert sorted(landed) == [f"o{n}" for n in range(8) if n != 5]
+    assert client.attempts == 7
 
 
 def test_transient_errors_that_outlast_the_retry_are_never_dead_lettered():
@@ -239,8 +188,25 @@ def test_create_tables_uses_the_schema_files_with_partitioning_and_clustering():
     assert dead_letter.time_partitioning.field == "timestamp"
     items = by_name["order_items"]
     assert items.clustering_fields == ["order_id"]
+    assert items.time_partitioning.field == "order_purchase_timestamp"  # writes prune to their orders' dates
     assert [f.name for f in items.schema] == list(table_schema("order_items").column_names)
     assert isinstance(items.schema[0], bigquery.SchemaField)
+    changelog = by_name[CHANGELOG_TABLE]
+    assert changelog.time_partitioning.field == "_ingested_at"
+    assert changelog.time_partitioning.expiration_ms == 7 * 86_400_000
+    nested = {f.name: f for f in changelog.schema}["items"]
+    assert nested.mode == "REPEATED" and [f.name for f in nested.fields] == list(items_columns())
+
+
+def items_columns():
+    return table_schema("order_items").column_names
+
+
+def test_create_views_replaces_the_three_current_state_views():
+    client = FakeClient()
+    assert create_views(client, "my-proj", "orders_rt") == list(CURRENT_VIEWS.values())
+    for sql, view in zip(client.queries, CURRENT_VIEWS.values(), strict=True):
+        assert sql.startswith(f"CREATE OR REPLACE VIEW `my-proj.orders_rt.{view}` AS ")
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import hcl2
@@ -10,8 +11,12 @@ from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.utils import proto_utils
 from hcl2 import SerializationOptions
 
+from sample_events import snapshot
+
 from beam_pipelines.launcher import run
-from schemas import DEAD_LETTER_TABLE, UPSERTED_TABLES
+from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
+from beam_pipelines.transforms.rows import snapshot_rows
+from schemas import CHANGELOG_TABLE, DEAD_LETTER_TABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "my-proj"
@@ -35,6 +40,21 @@ def dry_run_job(*extra: str):
     return run(argv).job.proto_pipeline
 
 
+class RecordingClient:
+    """Stands in for google-cloud-bigquery's Client: records what the unpickled sink sends."""
+
+    def __init__(self):
+        self.inserted, self.queries = [], []
+
+    def insert_rows_json(self, table, rows, row_ids=None):
+        self.inserted.append((table, rows))
+        return []
+
+    def query(self, sql, job_config=None, location=None):
+        self.queries.append(sql)
+        raise AssertionError("the streaming sink sends no SQL")
+
+
 def leaf_transforms(proto) -> dict[str, beam_runner_api_pb2.PTransform]:
     return {t.unique_name: t for t in proto.components.transforms.values() if not t.subtransforms}
 
@@ -53,7 +73,7 @@ def test_dry_run_graph_has_every_stage_and_the_native_pubsub_read():
     for expected in (
         "ParseAndValidate/Validate/ParDo(ParseAndValidateFn)",
         "ToRows/SnapshotRows/ParDo(ToRowsFn)",
-        "UpsertOrderSnapshots/MergeOrdersItemsPayments",
+        "UpsertOrderSnapshots/WriteSnapshots",
         "DeadLetterSink/WriteDeadLetters",
         "RowsDeadLetterSink/WriteDeadLetters",
         "SinkFailureDeadLetterSink/WriteDeadLetters",
@@ -72,12 +92,16 @@ def test_dry_run_uses_terraform_default_names():
     assert payload.timestamp_attribute == ""
     assert payload.with_attributes
 
-    upsert = dofn(transforms["UpsertOrderSnapshots/MergeOrdersItemsPayments"])
+    upsert = dofn(transforms["UpsertOrderSnapshots/WriteSnapshots"])
     assert (upsert.warehouse.project, upsert.warehouse.dataset) == (PROJECT, names["dataset_id"])
     assert upsert.acker is None  # Dataflow acks by its checkpoints
-    script = upsert.warehouse.script()
-    for table in UPSERTED_TABLES:
-        assert f"`{PROJECT}.{names['dataset_id']}.{table}`" in script
+    body = snapshot("o1", 1)
+    # The job only appends to the changelog; Terraform's scheduled compaction folds it (same dataset).
+    client = RecordingClient()
+    upsert.warehouse.client_factory = lambda: client
+    upsert.warehouse.upsert([snapshot_rows(OrderSnapshot(json.loads(body), ReceivedMessage(body, message_id="1")))])
+    assert [table for table, _ in client.inserted] == [f"{PROJECT}.{names['dataset_id']}.{CHANGELOG_TABLE}"]
+    assert client.queries == []
     dead_letters = dofn(transforms["DeadLetterSink/WriteDeadLetters"])
     assert dead_letters.topic.topic == f"projects/{PROJECT}/topics/{names['dead_letter_topic_name']}"
     assert dead_letters.warehouse.dataset == names["dataset_id"]

@@ -20,7 +20,7 @@ from beam_pipelines.dead_letters import (
     topic_attributes,
 )
 from beam_pipelines.messages import ReceivedMessage
-from beam_pipelines.sinks.bigquery import _insert_chunks, _json_row
+from beam_pipelines.sinks.bigquery import _dead_letter_json, _insert_chunks
 from beam_pipelines.sinks.duckdb import DuckDBWarehouse
 
 #: Any text Python can hold, lone surrogates and control characters included.
@@ -61,8 +61,8 @@ def test_any_message_becomes_a_storable_dead_letter_once(message, error, path):
         if isinstance(value, str):
             value.encode("utf-8")  # valid Unicode: no lone surrogate survives
     # BigQuery: the insertAll row (base64 bytes, JSON text) is under the 10 MB row limit.
-    assert len(json.dumps(_json_row(row))) < BIGQUERY_ROW_LIMIT // 2
-    assert sum(1 for _ in _insert_chunks([_json_row(row)])) == 1
+    assert len(json.dumps(_dead_letter_json(row))) < BIGQUERY_ROW_LIMIT // 2
+    assert sum(1 for _ in _insert_chunks([_dead_letter_json(row)])) == 1
     # Pub/Sub: attribute count and sizes within limits.
     attributes = topic_attributes(row)
     assert len(attributes) <= MAX_TOPIC_ATTRIBUTES

@@ -3,7 +3,10 @@
 They pin what a plan could not show without a Google Cloud project: tables built from schemas/ (never an
 inline schema), topics and datasets as for_each over typed maps (with `moved` blocks from their old
 addresses), no subscription dead-letter policy promising what Dataflow does not do, a least-privilege worker
-service account, every variable typed and described, the names shared with the pipeline.
+service account, every variable typed and described, the names shared with the pipeline; and BigQuery's write
+path after the pipeline: the changelog's partition expiration, the *_current views and the scheduled
+compaction, whose SQL is the render in terraform/sql (test_rendered_sql.py checks that render is current), run
+as its own least-privilege service account.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from typing import Any
 import hcl2
 from hcl2 import SerializationOptions
 
+from schemas import CHANGELOG_TABLE, CURRENT_VIEWS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 SCHEMAS_DIR = REPO_ROOT / "schemas"
+SQL_DIR = TERRAFORM_DIR / "sql"
 
 #: The names the pipeline uses by default too (DESIGN.md): one source of names.
 PIPELINE_NAME_DEFAULTS = {
@@ -40,6 +46,18 @@ WORKER_ROLES = {
     "google_storage_bucket_iam_member": {"roles/storage.objectAdmin", "roles/storage.legacyBucketReader"},
     "google_artifact_registry_repository_iam_member": {"roles/artifactregistry.reader"},
 }
+
+#: Every role the compaction's service account may hold, by the resource type that grants it.
+COMPACTION_ROLES = {
+    "google_project_iam_member": {"roles/bigquery.jobUser"},
+    "google_bigquery_dataset_iam_member": {"roles/bigquery.dataEditor"},
+}
+ORDERS_DATASET_ID = 'google_bigquery_dataset.datasets["orders"].dataset_id'
+#: What templatefile() gets for the ${project} and ${dataset} placeholders of terraform/sql/*.sql.
+SQL_TEMPLATE_VARS = {"project": "${var.project_id}", "dataset": "${" + ORDERS_DATASET_ID + "}"}
+DATATRANSFER_AGENT = (
+    "serviceAccount:service-${local.project_number}@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com"
+)
 
 #: Addresses of the former pasted pairs, and where `moved` blocks must take an existing state.
 MOVED_ADDRESSES = {
@@ -165,6 +183,23 @@ def typed_map(local_name: str) -> dict[str, Any]:
     return hcl2.loads(f"value = {match.group(1)}", serialization_options=PARSE_OPTIONS)["value"]
 
 
+def members_grants(members: set[str]) -> dict[str, set[str]]:
+    """{IAM resource type: roles} of every *_iam_member grant whose member is one of ``members``."""
+    granted: dict[str, set[str]] = {}
+    for resource_type in {t for _, block in blocks("resource") for t in block if t.endswith("_iam_member")}:
+        for body in resources(resource_type).values():
+            if expression(body["member"]) in members:
+                granted.setdefault(resource_type, set()).update(roles_granted(body))
+    return granted
+
+
+def template_file(call: str, each_key: str) -> tuple[Path, str]:
+    """The file and the variables expression of a templatefile("<path>", <vars>) call, for one for_each key."""
+    match = re.fullmatch(r'templatefile\("([^"]+)", ([\w.]+)\)', expression(call))
+    assert match, f'expected templatefile("<path>", <vars>), got {call!r}'
+    return Path(render(match.group(1), each_key)).resolve(), match.group(2)
+
+
 def clauses(text: str) -> list[str]:
     """Text cut at punctuation and table cells, so a negation only covers the clause it is in."""
     return [clause.strip() for clause in re.split(r"[.,;:|()]\s", " ".join(text.split())) if clause.strip()]
@@ -175,7 +210,7 @@ def clauses(text: str) -> list[str]:
 
 def test_every_tf_file_parses_and_the_module_layout_is_complete() -> None:
     expected = {"versions.tf", "variables.tf", "outputs.tf", "pubsub.tf", "bigquery.tf", "iam.tf"}
-    expected |= {"storage.tf", "dataflow.tf"}
+    expected |= {"storage.tf", "dataflow.tf", "compaction.tf"}
     assert expected <= set(parsed_files()), f"missing: {sorted(expected - set(parsed_files()))}"
 
 
@@ -265,7 +300,8 @@ def test_tables_json_and_schema_files_name_the_same_tables() -> None:
 
 def test_one_table_resource_for_each_entry_of_tables_json() -> None:
     tables = resources("google_bigquery_table")
-    assert list(tables) == ["tables"], f"expected one for_each table resource, found {sorted(tables)}"
+    # One for_each resource for the tables, one for the views (test_current_views_* below).
+    assert set(tables) == {"tables", "current_views"}, f"expected the tables and the views, found {sorted(tables)}"
     body = tables["tables"]
     assert expression(body["for_each"]) == "local.table_layouts"
     assert expression(body["table_id"]) == "each.key"
@@ -323,6 +359,118 @@ def test_tables_take_partitioning_clustering_and_keys_from_tables_json() -> None
         columns = {field["name"] for field in json.loads((SCHEMAS_DIR / "bigquery" / f"{table}.json").read_text())}
         used = set(layout["primary_key"]) | set(layout["clustering"]) | {layout["partition_field"]} - {None}
         assert used <= columns, f"{table}: tables.json names columns its schema lacks: {sorted(used - columns)}"
+
+
+def test_changelog_partitions_expire_as_tables_json_says() -> None:
+    content = first(dynamic_block(resources("google_bigquery_table")["tables"], "time_partitioning")["content"])
+    # try(): the entries without partition_expiration_days get no expiration (null), not an error.
+    assert (
+        expression(content["expiration_ms"]) == "try(each.value.partition_expiration_days * 24 * 60 * 60 * 1000, null)"
+    )
+
+    layouts = table_layouts()
+    assert layouts[CHANGELOG_TABLE]["partition_expiration_days"] == 7
+    assert layouts[CHANGELOG_TABLE]["partition_field"] == "_ingested_at"
+    expiring = {name for name, layout in layouts.items() if "partition_expiration_days" in layout}
+    assert expiring == {CHANGELOG_TABLE}, f"only the changelog expires its partitions, not {sorted(expiring)}"
+    for name in expiring:
+        assert layouts[name]["partition_field"], f"{name}: an expiration needs a partitioned table"
+
+
+def test_current_views_are_one_per_upserted_table_and_read_the_rendered_sql() -> None:
+    assert expression(locals_()["current_views"]) == (
+        '{for table, layout in local.table_layouts : "${table}_current" => table if layout.kind == "upserted"}'
+    )
+    upserted = {name for name, layout in table_layouts().items() if layout["kind"] == "upserted"}
+    # What that expression yields is the pipeline's list of views (schemas.CURRENT_VIEWS), which the render writes.
+    assert {table: f"{table}_current" for table in upserted} == CURRENT_VIEWS
+
+    view = resources("google_bigquery_table")["current_views"]
+    assert expression(view["for_each"]) == "local.current_views"
+    assert expression(view["table_id"]) == "each.key"
+    assert expression(view["dataset_id"]) == ORDERS_DATASET_ID
+    assert expression(view["deletion_protection"]) == "var.deletion_protection"
+    assert "schema" not in view, "a view's schema comes from its query"
+    assert "google_bigquery_table.tables" in {expression(item) for item in view["depends_on"]}
+
+    body = first(view["view"])
+    assert body["use_legacy_sql"] is False
+    for view_name in CURRENT_VIEWS.values():
+        path, variables_ = template_file(body["query"], view_name)
+        assert path == (SQL_DIR / f"{view_name}.sql").resolve(), f"{view_name}: query read from {path}"
+        assert path.is_file(), (
+            f"{view_name}: {path} missing; run python -m beam_pipelines.compaction --render terraform/sql"
+        )
+        assert variables_ == "local.sql_template_vars"
+    assert locals_()["sql_template_vars"] == SQL_TEMPLATE_VARS
+    assert render(str(locals_()["sql_dir"]), "") == str(SQL_DIR)
+
+
+def test_compaction_is_a_scheduled_query_of_the_rendered_script_run_as_its_own_account() -> None:
+    (name,) = resources("google_bigquery_data_transfer_config")
+    assert name == "compaction"
+    config = resources("google_bigquery_data_transfer_config")["compaction"]
+    assert config["data_source_id"] == "scheduled_query"
+    assert expression(config["schedule"]) == "var.compaction_schedule"
+    assert variables()["compaction_schedule"]["default"] == "every 60 minutes"
+    assert expression(config["service_account_name"]) == "google_service_account.compaction.email"
+    assert expression(config["location"]) == 'google_bigquery_dataset.datasets["orders"].location'
+
+    # A DML script: its only parameter is the query; BigQuery refuses a destination for DML.
+    assert set(config["params"]) == {"query"}
+    assert "destination_dataset_id" not in config
+    path, variables_ = template_file(config["params"]["query"], "")
+    assert path == (SQL_DIR / "compaction.sql").resolve()
+    assert variables_ == "local.sql_template_vars"
+    script = path.read_text()
+    for statement in (
+        "DECLARE ",
+        "BEGIN TRANSACTION;",
+        "MERGE INTO `${project}.${dataset}.orders`",
+        "COMMIT TRANSACTION;",
+    ):
+        assert statement in script, f"compaction.sql lacks {statement!r}"
+
+    # Created once its account can run it and the tables it writes exist.
+    needs = {expression(item) for item in config["depends_on"]}
+    assert {
+        "google_bigquery_table.tables",
+        "google_bigquery_dataset_iam_member.compaction_data_editor",
+        "google_project_iam_member.compaction_job_user",
+        "google_service_account_iam_member.compaction_token_creator",
+    } <= needs
+
+    apis = expression(locals_()["required_apis"])
+    assert '"bigquerydatatransfer.googleapis.com"' in apis
+    agents = expression(resources("google_project_service_identity")["agents"]["for_each"])
+    assert '"bigquerydatatransfer.googleapis.com"' in agents
+
+
+def test_compaction_account_has_data_editor_only_on_the_orders_dataset() -> None:
+    account = resources("google_service_account")["compaction"]
+    assert expression(account["account_id"]) == "var.compaction_service_account_id"
+    assert variables()["compaction_service_account_id"]["default"] == "orders-compaction"
+    assert locals_()["compaction_member"] == "serviceAccount:${google_service_account.compaction.email}"
+    member = {"local.compaction_member", "serviceAccount:${google_service_account.compaction.email}"}
+    assert members_grants(member) == COMPACTION_ROLES
+
+    editor = resources("google_bigquery_dataset_iam_member")["compaction_data_editor"]
+    assert expression(editor["dataset_id"]) == ORDERS_DATASET_ID
+    assert expression(editor["member"]) == "local.compaction_member"
+    job_user = resources("google_project_iam_member")["compaction_job_user"]
+    assert expression(job_user["role"]) == "roles/bigquery.jobUser"
+
+    # The Data Transfer service agent may mint tokens for this account only: no project-level grant.
+    assert locals_()["datatransfer_service_agent"] == DATATRANSFER_AGENT
+    assert members_grants({"local.datatransfer_service_agent"}) == {
+        "google_service_account_iam_member": {"roles/iam.serviceAccountTokenCreator"}
+    }
+    token = resources("google_service_account_iam_member")["compaction_token_creator"]
+    assert expression(token["service_account_id"]) == "google_service_account.compaction.name"
+    # And the worker holds no grant on the compaction's account, nor the compaction on the worker's.
+    assert "local.compaction_member" not in {
+        expression(body["member"]) for body in resources("google_service_account_iam_member").values()
+    }
 
 
 def test_pipeline_subscription_has_retry_ordering_and_no_dead_letter_policy() -> None:
@@ -390,12 +538,7 @@ def test_no_primitive_role_anywhere() -> None:
 def test_worker_service_account_holds_exactly_its_least_privilege_roles() -> None:
     worker = "google_service_account.dataflow_worker"
     assert locals_()["worker_member"] == f"serviceAccount:${{{worker}.email}}"
-    granted: dict[str, set[str]] = {}
-    for resource_type in {t for _, block in blocks("resource") for t in block if t.endswith("_iam_member")}:
-        for body in resources(resource_type).values():
-            if expression(body["member"]) in {"local.worker_member", f"serviceAccount:${{{worker}.email}}"}:
-                granted.setdefault(resource_type, set()).update(roles_granted(body))
-    assert granted == WORKER_ROLES
+    assert members_grants({"local.worker_member", f"serviceAccount:${{{worker}.email}}"}) == WORKER_ROLES
 
     # Resource-level grants are on this deployment's own resources.
     dead_letter = resources("google_pubsub_topic_iam_member")["worker_dead_letter_publisher"]
