@@ -38,7 +38,12 @@ COMPACTION_FILE = "compaction.sql"
 
 def create_views_duckdb(connection, schema: str) -> None:
     for statement in CompactionSql(duckdb_dialect(schema)).views().values():
-        connection.execute(statement)
+        connection.execute(statement).fetchall()
+
+
+def set_duckdb_now(connection, now: datetime) -> None:
+    """The instant DuckDB's compaction and views take as "now" (BigQuery's CURRENT_TIMESTAMP())."""
+    connection.execute("SET VARIABLE compaction_now = CAST(? AS TIMESTAMPTZ)", [now]).fetchall()
 
 
 def compact_duckdb(
@@ -49,13 +54,14 @@ def compact_duckdb(
     overlap_seconds: int = DEFAULT_OVERLAP_SECONDS,
 ) -> tuple:
     """One compaction as of ``now`` on an open DuckDB connection; returns its compaction_runs row."""
-    connection.execute("SET VARIABLE compaction_now = CAST(? AS TIMESTAMPTZ)", [now])
+    set_duckdb_now(connection, now)
     sql = CompactionSql(duckdb_dialect(schema), settle_seconds, overlap_seconds)
     for statement in sql.statements():
-        connection.execute(statement)
-    return connection.execute(
-        f'SELECT * FROM "{schema}"."{COMPACTION_RUNS_TABLE}" ORDER BY compacted_until DESC LIMIT 1'
-    ).fetchone()
+        connection.execute(statement).fetchall()  # DuckDB 2 wants each result consumed before the next statement
+    (last,) = connection.execute(
+        f'SELECT * FROM "{schema}"."{COMPACTION_RUNS_TABLE}" ORDER BY run_at DESC, compacted_until DESC LIMIT 1'
+    ).fetchall()
+    return last
 
 
 def render(directory: Path, settle_seconds: int, overlap_seconds: int) -> list[Path]:

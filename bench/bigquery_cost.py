@@ -1,16 +1,19 @@
 """``python -m bench.bigquery_cost [--write BENCHMARKS.md]``
 
 A cost model of the BigQuery sink (issue 10, points 2 and 5), written as a section of BENCHMARKS.md:
-1. the bytes billed by the statements of one flush (today's SQL in beam_pipelines/sinks/upsert_sql.py, then with a
-   partition predicate and with partitioned line tables), for 1M and 100M orders in the target tables;
+1. the bytes billed by the statements of one flush of the per-flush MERGE designs (A and B: the script the sink ran
+   before abb3617, now only modelled), with and without partition predicates and partitioned line tables, and by
+   the statements of one run of the implemented compaction (design C: ``CompactionSql(bigquery_dialect(...))
+   .statements()``, checked statement by statement against the script), for 1M and 100M orders in the tables;
 2. $ per million orders at 100 and 10,000 orders/s for four write designs (per-bundle MERGE, one keyed writer per
    interval, append-only changelog + compaction, Storage Write API CDC), with ingestion, Dataflow and readers;
 3. a recommendation drawn from those numbers.
 
 It is arithmetic, not a measurement: nothing runs on BigQuery or Dataflow. Row shapes (string lengths, lines per
-order, events per order, how many days after purchase an order's events arrive, query-parameter bytes) are measured
-from orders of the project's own generator; billing rules and prices are the documented ones listed in the output,
-with every figure that could not be found in a stored page marked as an assumption.
+order, events per order, how many days after purchase an order's events arrive, query-parameter bytes, changelog
+rows as the sink sends them) are measured from orders of the project's own generator; billing rules and prices are
+the documented ones listed in the output, with every figure that could not be found in a stored page marked as an
+assumption.
 """
 
 from __future__ import annotations
@@ -18,14 +21,34 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from schemas import ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, table_schema
+from beam_pipelines.sinks.compaction_sql import (
+    DEFAULT_OVERLAP_SECONDS,
+    DEFAULT_SETTLE_SECONDS,
+    NESTED,
+    CompactionSql,
+    bigquery_dialect,
+)
+from beam_pipelines.sinks.upsert_sql import LINE_TABLES
+from schemas import (
+    CHANGELOG_TABLE,
+    COMPACTION_RUNS_TABLE,
+    DEAD_LETTER_TABLE,
+    ORDER_ITEMS,
+    ORDER_PAYMENTS,
+    ORDERS,
+    Column,
+    TableSchema,
+    table_schema,
+)
 from schemas.types import standard_type
 
 MARK_BEGIN = "<!-- bigquery-cost:start -->"
@@ -35,10 +58,17 @@ MiB = 2**20
 GiB = 2**30
 TiB = 2**40
 DAY = 86_400
+HOUR = 3_600
 #: The stored copies of the pages cited below were consulted on this date.
 LOOKED_UP = "2026-11-23"
-LINE_TABLES = (ORDER_ITEMS, ORDER_PAYMENTS)
 TABLES = (ORDERS, *LINE_TABLES)
+PARTITION_COLUMN = "order_purchase_timestamp"
+#: order_snapshots is partitioned by _ingested_at with DAY granularity (create_missing_tables and Terraform both
+#: create every time-partitioned table with type DAY).
+CHANGELOG_PARTITION_HOURS = 24.0
+#: Pub/Sub message ids are decimal numbers of about 16 digits; the measured changelog rows carry such an id in
+#: their _dead_letter_id (pubsub:<message_id>:<16 hex>), as in production.
+PUBSUB_MESSAGE_ID_BASE = 10**15
 
 
 # --- prices, limits and their sources -------------------------------------------------------------------------------
@@ -73,6 +103,10 @@ PAGES = {
         "frankfurt.kapeli.com's BigQuery docset)",
     ),
     "partitions": Source("https://cloud.google.com/bigquery/docs/querying-partitioned-tables", "stored copy undated"),
+    "pruning_variables": Source(
+        "https://nbyinfinity.com/bq-pruning-optimisation",
+        "stored copy undated ('Partition Pruning with Subqueries vs SQL Variables')",
+    ),
     "clusters": Source("https://docs.cloud.google.com/bigquery/docs/querying-clustered-tables", "stored copy undated"),
     "clustered_intro": Source(
         "https://docs.cloud.google.com/bigquery/docs/clustered-tables.md.txt", "stored copy undated"
@@ -110,7 +144,7 @@ class Prices:
 
 @dataclass(frozen=True)
 class Limits:
-    min_billed_per_table: int = 10 * MiB  # and per statement
+    min_billed_per_table: int = 10 * MiB  # and per statement that queries a table
     request_bytes: int = 10 * 1000 * 1000  # jobs.query / jobs.insert body, query parameters included
     dml_running_per_table: int = 2
     dml_pending_per_table: int = 20
@@ -178,13 +212,14 @@ def price_rows(prices: Prices, limits: Limits) -> list[tuple[str, str, str, Sour
 @dataclass(frozen=True)
 class Shape:
     """Averages measured from generated orders (BigQuery logical sizes: STRING 2 + UTF-8 bytes, INT64 and
-    TIMESTAMP 8, NUMERIC 16, NULL 0)."""
+    TIMESTAMP 8, NUMERIC 16, NULL 0; a REPEATED RECORD the sum of its elements' fields)."""
 
-    column_bytes: dict[str, dict[str, float]]  # table -> column -> average logical bytes
+    column_bytes: dict[str, dict[str, float]]  # table (changelog included) -> column -> average logical bytes
     lines_per_order: dict[str, float]  # table -> rows per order
     events_per_order: float
     message_bytes: float  # Pub/Sub message body
-    parameter_bytes_per_snapshot: float  # JSON of the three UNNEST(@rows) parameters, per snapshot
+    parameter_bytes_per_snapshot: float  # JSON of the three UNNEST(@rows) parameters, per snapshot (designs A, B)
+    changelog_json_bytes: float  # json.dumps(json_row(snapshot)): one changelog row as insertAll sends it
     lag_pmf: tuple[float, ...]  # P(an event arrives d days after its order's purchase date), d = 0, 1, ...
     string_lengths: dict[str, float]  # column -> average characters (for the output)
     sample_orders: int = 0
@@ -199,17 +234,19 @@ class Shape:
         return self.lines_per_order.get(table, 1.0) * self.width(table, columns)
 
     def snapshot_bytes(self) -> float:
-        """Logical bytes of one snapshot's rows (order + its lines), as appended or streamed."""
+        """Logical bytes of one snapshot's rows in the three tables (order + its lines)."""
         return sum(self.order_bytes(t) for t in TABLES)
 
-    def snapshot_rows(self) -> float:
-        return sum(self.lines_per_order.get(t, 1.0) for t in TABLES)
+    @property
+    def changelog_row_bytes(self) -> float:
+        """Logical bytes of one changelog row (the order, its nested lines and _dead_letter_id)."""
+        return self.width(CHANGELOG_TABLE)
 
-    def with_partition_column_on_lines(self) -> Shape:
-        """Line tables carrying their order's order_purchase_timestamp (8 bytes) so they can be partitioned."""
+    def without_partition_column_on_lines(self) -> Shape:
+        """The line tables as they were before abb3617: no order_purchase_timestamp, so not partitioned."""
         columns = {t: dict(c) for t, c in self.column_bytes.items()}
         for table in LINE_TABLES:
-            columns[table]["order_purchase_timestamp"] = 8.0
+            columns[table].pop(PARTITION_COLUMN, None)
         return replace(self, column_bytes=columns)
 
 
@@ -226,10 +263,38 @@ def logical_bytes(value: object, bigquery_type: str) -> float:
     return 8  # INT64, FLOAT64, TIMESTAMP, DATE
 
 
+def column_logical_bytes(value: Any, column: Column) -> float:
+    """Logical bytes of one value of ``column`` (as a row dict or insertAll JSON holds it)."""
+    if value is None:
+        return 0.0
+    elements = value if column.repeated else [value]
+    if column.fields:
+        return sum(sum(column_logical_bytes(e.get(f.name), f) for f in column.fields) for e in elements)
+    return sum(logical_bytes(e, column.type) for e in elements)
+
+
+def rows_parameter(name: str, table: TableSchema, rows: Sequence[dict[str, Any]]):
+    """``@name`` as ARRAY<STRUCT<...>> typed from the table schema, as the per-flush sink (designs A and B, removed
+    in abb3617) passed each batch: what a query request carries per snapshot."""
+    from google.cloud import bigquery
+
+    struct_type = bigquery.StructQueryParameterType(
+        *(bigquery.ScalarQueryParameterType(standard_type(c.type), name=c.name) for c in table.columns)
+    )
+    values = [
+        bigquery.StructQueryParameter(
+            None,
+            *(bigquery.ScalarQueryParameter(c.name, standard_type(c.type), row[c.name]) for c in table.columns),
+        )
+        for row in rows
+    ]
+    return bigquery.ArrayQueryParameter(name, struct_type, values)
+
+
 def measure_shape(orders: int, seed: int) -> Shape:
-    """Row shapes, event timing and parameter sizes of ``orders`` generated orders."""
+    """Row shapes, event timing, parameter and changelog-row sizes of ``orders`` generated orders."""
     from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
-    from beam_pipelines.sinks.bigquery import rows_parameter
+    from beam_pipelines.sinks.changelog import json_row
     from beam_pipelines.transforms.rows import snapshot_rows
     from publishers.stream import MessageStream, StreamSettings
     from schemas.validation import EventValidator
@@ -237,14 +302,17 @@ def measure_shape(orders: int, seed: int) -> Shape:
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     validator = EventValidator()
     snapshots = []
+    changelog_rows = []
     lags: dict[int, int] = {}
     message_bytes = 0
-    for message in MessageStream(StreamSettings(seed=seed, orders=orders, start_time=start)):
+    for index, message in enumerate(MessageStream(StreamSettings(seed=seed, orders=orders, start_time=start))):
         result = validator.validate_payload(message.data)
         if not result.ok or result.event is None:
             continue
-        rows = snapshot_rows(OrderSnapshot(result.event, ReceivedMessage(message.data)))
+        received = ReceivedMessage(message.data, message_id=str(PUBSUB_MESSAGE_ID_BASE + index))
+        rows = snapshot_rows(OrderSnapshot(result.event, received))
         snapshots.append(rows)
+        changelog_rows.append(json_row(rows))  # what the sink hands to insert_rows_json
         message_bytes += len(message.data)
         purchased = rows.order["order_purchase_timestamp"].date()
         lag = (rows.order["_event_time"].date() - purchased).days
@@ -256,6 +324,7 @@ def measure_shape(orders: int, seed: int) -> Shape:
         ORDERS: [s.order for s in snapshots],
         ORDER_ITEMS: [r for s in snapshots for r in s.items],
         ORDER_PAYMENTS: [r for s in snapshots for r in s.payments],
+        CHANGELOG_TABLE: changelog_rows,
     }
     column_bytes: dict[str, dict[str, float]] = {}
     string_lengths: dict[str, float] = {}
@@ -263,9 +332,9 @@ def measure_shape(orders: int, seed: int) -> Shape:
         schema = table_schema(table)
         column_bytes[table] = {}
         for column in schema.columns:
-            total = sum(logical_bytes(row[column.name], column.type) for row in rows)
+            total = sum(column_logical_bytes(row.get(column.name), column) for row in rows)
             column_bytes[table][column.name] = total / len(rows)
-            if standard_type(column.type) == "STRING":
+            if standard_type(column.type) == "STRING" and not column.repeated:
                 string_lengths[column.name] = max(string_lengths.get(column.name, 0.0), total / len(rows) - 2)
     sample = snapshots[: max(1, len(snapshots) // 4)]
     parameters = [
@@ -283,6 +352,7 @@ def measure_shape(orders: int, seed: int) -> Shape:
         events_per_order=count / distinct_orders,
         message_bytes=message_bytes / count,
         parameter_bytes_per_snapshot=parameter_bytes / len(sample),
+        changelog_json_bytes=sum(len(json.dumps(row)) for row in changelog_rows) / count,
         lag_pmf=tuple(lags.get(d, 0) / count for d in range(span)),
         string_lengths=string_lengths,
         sample_orders=distinct_orders,
@@ -304,29 +374,30 @@ def range_days(pmf: Sequence[float], draws: float) -> float:
     return total
 
 
-# --- the statements of one flush and what each bills ---------------------------------------------------------------
+# --- the statements of one flush (designs A and B) and what each bills ---------------------------------------------
 
 
 @dataclass(frozen=True)
 class Layout:
-    """How the flush's SQL may prune: a partition predicate on orders (``in`` the batch's purchase dates, or
-    ``between`` their min and max, as query parameters), and whether the line tables are partitioned too."""
+    """How a flush's SQL may prune: a partition predicate on orders (``in`` the batch's purchase dates, or
+    ``between`` their min and max, as constants), and whether the line tables are partitioned too."""
 
     label: str
     orders_filter: str  # "none" | "in" | "between"
     lines_partitioned: bool
 
 
-TODAY = Layout("today's SQL", "none", False)
+UNPRUNED = Layout("no predicate, lines unpartitioned (before abb3617)", "none", False)
 ORDERS_IN = Layout("+ predicate on orders (IN batch dates)", "in", False)
-ALL_IN = Layout("+ lines partitioned too (IN batch dates)", "in", True)
-ALL_BETWEEN = Layout("+ lines partitioned, BETWEEN min and max", "between", True)
-LAYOUTS = (TODAY, ORDERS_IN, ALL_IN, ALL_BETWEEN)
+ALL_IN = Layout("today's tables (lines partitioned), IN batch dates", "in", True)
+ALL_BETWEEN = Layout("today's tables, BETWEEN min and max", "between", True)
+LAYOUTS = (UNPRUNED, ORDERS_IN, ALL_IN, ALL_BETWEEN)
 
 
 @dataclass(frozen=True)
 class Tables:
-    """The target tables: ``orders`` orders spread evenly over ``days`` daily purchase-date partitions."""
+    """The target tables: ``orders`` orders spread evenly over ``days`` daily purchase-date partitions (the
+    purchase rate, orders / days a day, is also the rate the changelog receives snapshots at)."""
 
     orders: float
     days: float
@@ -341,6 +412,8 @@ class Statement:
     name: str
     reads: dict[str, float]  # table referenced -> bytes processed (before the minimum)
     is_dml: bool = False
+    kind: str = ""  # for the compaction: statement_kind() of the script's statement it stands for
+    control: bool = False  # references no table (DECLARE of a constant, BEGIN, COMMIT): no bytes billed
 
 
 @dataclass(frozen=True)
@@ -351,6 +424,8 @@ class Flush:
     limits: Limits = field(default_factory=Limits)
 
     def billed(self, statement: Statement) -> float:
+        if statement.control:
+            return 0.0
         per_table = sum(max(b, self.limits.min_billed_per_table) for b in statement.reads.values())
         return max(per_table, self.limits.min_billed_per_table)
 
@@ -360,20 +435,23 @@ class Flush:
 
 
 def flush_statements(
-    shape: Shape, tables: Tables, layout: Layout, snapshots: float, source: str = "params", limits: Limits = Limits()
+    shape: Shape, tables: Tables, layout: Layout, snapshots: float, limits: Limits = Limits()
 ) -> Flush:
-    """The script BigQueryWarehouse.script() runs for one flush of ``snapshots`` snapshots, billed per the DML
-    rules: a statement processes q (referenced columns of the partitions it scans) and, for UPDATE/DELETE/MERGE with
-    an UPDATE or DELETE clause, also t (all columns of the partitions it updates; the whole table when it is not
-    partitioned). Clustering block pruning is not counted (see the assumptions)."""
-    if layout.lines_partitioned:
-        shape = shape.with_partition_column_on_lines()
+    """The script the per-flush sink ran for one flush of ``snapshots`` snapshots before abb3617 (``git show
+    abb3617^:beam_pipelines/sinks/bigquery.py``, BigQueryWarehouse.script(); designs A and B, only modelled now),
+    billed per the DML rules: a statement processes q (referenced columns of the partitions it scans) and, for
+    UPDATE/DELETE/MERGE with an UPDATE or DELETE clause, also t (all columns of the partitions it updates; the whole
+    table when it is not partitioned). Clustering block pruning is not counted (see the assumptions)."""
+    if not layout.lines_partitioned:
+        shape = shape.without_partition_column_on_lines()
     days = tables.days
     updated = min(days, distinct_days(shape.lag_pmf, snapshots))
     scanned = {"none": days, "in": updated, "between": min(days, range_days(shape.lag_pmf, snapshots))}[
         layout.orders_filter
     ]
     per_day = tables.orders_per_day
+    on_orders = (PARTITION_COLUMN,) if layout.orders_filter != "none" else ()
+    on_lines = (PARTITION_COLUMN,) if layout.lines_partitioned else ()
 
     def orders(columns: Iterable[str] | None, partitions: float) -> float:
         return shape.order_bytes(ORDERS, columns) * per_day * partitions
@@ -384,22 +462,21 @@ def flush_statements(
     def staged(table: str, columns: Iterable[str] | None = None) -> float:
         return shape.order_bytes(table, columns) * snapshots
 
-    if source == "params":
-        stage = [Statement(f"CREATE TEMP TABLE batch_{t} AS SELECT * FROM UNNEST(@{t})", {}) for t in TABLES]
-    else:  # the tail of an append-only changelog, latest snapshot per order (design C's compaction)
-        stage = [
-            Statement(f"CREATE TEMP TABLE batch_{t} AS latest per order FROM {t}_changelog tail", {t: staged(t)})
-            for t in TABLES
-        ]
     statements = [
-        *stage,
+        *(Statement(f"CREATE TEMP TABLE batch_{t} AS SELECT * FROM UNNEST(@{t})", {}) for t in TABLES),
         Statement(
             "stored versions: SELECT order_id, _sequence, _event_id FROM orders WHERE order_id IN (batch)",
-            {ORDERS: orders(("order_id", "_sequence", "_event_id"), scanned), "batch": staged(ORDERS, ["order_id"])},
+            {
+                ORDERS: orders(("order_id", "_sequence", "_event_id", *on_orders), scanned),
+                "batch": staged(ORDERS, ["order_id"]),
+            },
         ),
         Statement(
             "MERGE orders ON order_id (update if newer, else insert)",
-            {ORDERS: orders(("order_id", "_sequence"), scanned) + orders(None, updated), "batch": staged(ORDERS)},
+            {
+                ORDERS: orders(("order_id", "_sequence", *on_orders), scanned) + orders(None, updated),
+                "batch": staged(ORDERS),
+            },
             is_dml=True,
         ),
     ]
@@ -409,24 +486,229 @@ def flush_statements(
             Statement(
                 f"MERGE {table} USING (batch lines JOIN orders on version) ON {', '.join(key)}",
                 {
-                    table: lines(table, (*key, "_sequence"), scanned) + lines(table, None, updated),
+                    table: lines(table, (*key, "_sequence", *on_lines), scanned) + lines(table, None, updated),
                     "batch": staged(table),
-                    ORDERS: orders(("order_id", "_sequence", "_event_id"), scanned),
+                    ORDERS: orders(("order_id", "_sequence", "_event_id", *on_orders), scanned),
                 },
                 is_dml=True,
             ),
             Statement(
                 f"DELETE {table} WHERE order_id IN (batch) AND _sequence < (SELECT ... FROM orders)",
                 {
-                    table: lines(table, ("order_id", "_sequence"), scanned) + lines(table, None, updated),
+                    table: lines(table, ("order_id", "_sequence", *on_lines), scanned) + lines(table, None, updated),
                     "batch": staged(ORDERS, ["order_id"]),
-                    ORDERS: orders(("order_id", "_sequence"), scanned),
+                    ORDERS: orders(("order_id", "_sequence", *on_orders), scanned),
                 },
                 is_dml=True,
             ),
         ]
     statements.append(Statement("SELECT order_id, _sequence, _event_id FROM stored_versions", {"temp": 0.0}))
     return Flush(statements, scanned, updated, limits)
+
+
+# --- the statements of one compaction (design C, implemented) and what each bills -------------------------------
+
+
+_KIND = re.compile(
+    r"^(DECLARE|SET|BEGIN TRANSACTION|COMMIT TRANSACTION|CREATE OR REPLACE TEMP TABLE|MERGE INTO|DELETE FROM|"
+    r"INSERT INTO)\s*(`[^`]+`|\w+)?"
+)
+_VERBS = {"CREATE OR REPLACE TEMP TABLE": "CREATE TEMP TABLE", "MERGE INTO": "MERGE", "DELETE FROM": "DELETE",
+          "INSERT INTO": "INSERT"}  # fmt: skip
+
+
+def statement_kind(sql: str) -> str:
+    """What a statement of the compaction script is, e.g. ``MERGE order_items`` or ``DECLARE partition_lo``."""
+    match = _KIND.match(sql.strip())
+    if match is None:
+        return " ".join(sql.split()[:3])
+    verb, target = match.groups()
+    verb = _VERBS.get(verb, verb)
+    if target and verb not in ("BEGIN TRANSACTION", "COMMIT TRANSACTION"):
+        return f"{verb} {target.strip('`').rsplit('.', 1)[-1]}"
+    return verb
+
+
+def compaction_script() -> list[str]:
+    """The implemented compaction, as the scheduled query runs it (terraform/sql/compaction.sql)."""
+    return CompactionSql(bigquery_dialect("project", "dataset")).statements()
+
+
+@dataclass(frozen=True)
+class Compaction(Flush):
+    """One run of the compaction script, at steady state, every ``interval_s``."""
+
+    interval_s: float = HOUR
+    overlap_s: float = DEFAULT_OVERLAP_SECONDS
+    tail_rows: float = 0.0  # changelog rows in [compaction_since, compaction_until): interval + overlap
+    scanned_hours: float = 0.0  # hours of changelog rows in the DAY partitions the tail read scans
+
+
+def changelog_scan_hours(window_s: float, settle_s: float = DEFAULT_SETTLE_SECONDS) -> float:
+    """Expected hours of changelog rows in the partitions a read of [now - settle - window, now - settle) scans:
+    pruning keeps whole partitions, so it also reads the part of the first partition before the window (half a
+    partition on average) and the last ``settle`` seconds the current partition already holds."""
+    return (window_s + settle_s) / HOUR + CHANGELOG_PARTITION_HOURS / 2
+
+
+def compaction_statements(
+    shape: Shape,
+    tables: Tables,
+    interval_s: float,
+    limits: Limits = Limits(),
+    work: Workload | None = None,
+    overlap_s: float = DEFAULT_OVERLAP_SECONDS,
+) -> Compaction:
+    """``CompactionSql(bigquery_dialect(...)).statements()``, one modelled statement per statement of the script (in
+    its order; checked against it), billed by the same DML rules as a flush. The tail is every changelog row of
+    the last ``interval_s + overlap_s`` seconds (the overlap re-reads the previous run's last hour); the writes
+    are pruned to the BETWEEN range of the tail's purchase dates (script variables partition_lo/hi)."""
+    work = work or Workload()
+    events_per_s = tables.orders_per_day / DAY * shape.events_per_order
+    window = interval_s + overlap_s
+    tail = events_per_s * window
+    hours = changelog_scan_hours(window)
+    days, per_day, pmf = tables.days, tables.orders_per_day, shape.lag_pmf
+    updated = min(days, distinct_days(pmf, tail))
+    scanned = min(days, range_days(pmf, tail))
+    staged = tail  # orders staged: at most one per snapshot read (fewer when an order changed twice in the window)
+    stored_columns = ("order_id", "_sequence", "_event_id", PARTITION_COLUMN)
+    dead_letters = work.dead_letter_fraction * events_per_s * DAY * days
+
+    def orders(columns: Iterable[str] | None, partitions: float) -> float:
+        return shape.order_bytes(ORDERS, columns) * per_day * partitions
+
+    def lines(table: str, columns: Iterable[str] | None, partitions: float) -> float:
+        return shape.order_bytes(table, columns) * per_day * partitions
+
+    def changelog_rows(rows: float, columns: Iterable[str] | None = None) -> float:
+        return rows * shape.width(CHANGELOG_TABLE, columns)
+
+    def stored(columns: Iterable[str]) -> float:
+        return staged * shape.width(ORDERS, columns)
+
+    def constant(name: str, what: str) -> Statement:
+        return Statement(what, {}, kind=f"DECLARE {name}", control=True)
+
+    statements = [
+        Statement(
+            "= MAX(compacted_until) of compaction_runs - overlap",
+            {COMPACTION_RUNS_TABLE: 0.0},
+            kind="DECLARE compaction_since",
+        ),
+        constant("compaction_until", "= now - settle"),
+        constant("partition_lo", "(NULL)"),
+        constant("partition_hi", "(NULL)"),
+        constant("orders_changed", "(0)"),
+        Statement("", {}, kind="BEGIN TRANSACTION", control=True),
+        Statement(
+            f"SELECT * FROM {CHANGELOG_TABLE} WHERE _ingested_at in [since, until): the interval + "
+            f"{overlap_s / 60:.0f} min overlap re-read; DAY partitions scanned",
+            {CHANGELOG_TABLE: changelog_rows(events_per_s * hours * HOUR)},
+            kind="CREATE TEMP TABLE compaction_tail",
+        ),
+        Statement(
+            "stored versions: SELECT order_id, _sequence, _event_id, order_purchase_timestamp FROM orders "
+            "WHERE order_id IN (tail): no purchase-date filter, whole table",
+            {ORDERS: orders(stored_columns, days), "compaction_tail": changelog_rows(tail, ["order_id"])},
+            kind="CREATE TEMP TABLE compaction_stored",
+        ),
+        Statement(
+            "equal sequences among stored + tail versions (SELECT t.* FROM compaction_tail JOIN ...)",
+            {"compaction_tail": changelog_rows(tail), "compaction_stored": stored(stored_columns[:3])},
+            kind="CREATE TEMP TABLE compaction_conflicts",
+        ),
+        Statement(
+            "each order's newest tail snapshot (SELECT * FROM compaction_tail QUALIFY ...)",
+            {"compaction_tail": changelog_rows(tail)},
+            kind="CREATE TEMP TABLE batch_orders",
+        ),
+        *(
+            Statement(
+                f"batch_orders CROSS JOIN UNNEST({NESTED[table]})",
+                {"batch_orders": changelog_rows(staged, [NESTED[table]])},
+                kind=f"CREATE TEMP TABLE batch_{table}",
+            )
+            for table in LINE_TABLES
+        ),
+        *(
+            Statement(
+                f"= {fn}(order_purchase_timestamp) of batch_orders and compaction_stored",
+                {
+                    "batch_orders": changelog_rows(staged, [PARTITION_COLUMN]),
+                    "compaction_stored": stored([PARTITION_COLUMN]),
+                },
+                kind=f"SET {name}",
+            )
+            for name, fn in (("partition_lo", "MIN"), ("partition_hi", "MAX"))
+        ),
+        Statement(
+            "= COUNT(*) of batch_orders newer than compaction_stored",
+            {
+                "batch_orders": changelog_rows(staged, ["order_id", "_sequence"]),
+                "compaction_stored": stored(["order_id", "_sequence"]),
+            },
+            kind="SET orders_changed",
+        ),
+        Statement(
+            "ON order_id AND t.order_purchase_timestamp BETWEEN partition_lo AND partition_hi",
+            {
+                ORDERS: orders(("order_id", "_sequence", PARTITION_COLUMN), scanned) + orders(None, updated),
+                "batch_orders": changelog_rows(staged, table_schema(ORDERS).column_names),
+            },
+            is_dml=True,
+            kind=f"MERGE {ORDERS}",
+        ),
+    ]
+    for table in LINE_TABLES:
+        key = table_schema(table).primary_key
+        statements += [
+            Statement(
+                f"USING (batch lines JOIN orders BETWEEN ...) ON {', '.join(key)} AND BETWEEN ...",
+                {
+                    table: lines(table, (*key, "_sequence", PARTITION_COLUMN), scanned) + lines(table, None, updated),
+                    f"batch_{table}": staged * shape.order_bytes(table),
+                    ORDERS: orders(("order_id", "_sequence", "_event_id", PARTITION_COLUMN), scanned),
+                },
+                is_dml=True,
+                kind=f"MERGE {table}",
+            ),
+            Statement(
+                "WHERE order_id IN (batch_orders) AND BETWEEN ... AND _sequence < (orders BETWEEN ...)",
+                {
+                    table: lines(table, ("order_id", "_sequence", PARTITION_COLUMN), scanned)
+                    + lines(table, None, updated),
+                    "batch_orders": changelog_rows(staged, ["order_id"]),
+                    ORDERS: orders(("order_id", "_sequence", PARTITION_COLUMN), scanned),
+                },
+                is_dml=True,
+                kind=f"DELETE {table}",
+            ),
+        ]
+    statements += [
+        Statement(
+            "SELECT FROM compaction_conflicts WHERE NOT EXISTS (same dead_letter_id): every id stored",
+            {
+                "compaction_conflicts": 0.0,
+                DEAD_LETTER_TABLE: dead_letters * shape.width(CHANGELOG_TABLE, ["_dead_letter_id"]),
+            },
+            kind=f"INSERT {DEAD_LETTER_TABLE}",
+        ),
+        Statement(
+            "one row: COUNT(*) of compaction_tail and of compaction_conflicts",
+            {"compaction_tail": 0.0, "compaction_conflicts": 0.0},
+            kind=f"INSERT {COMPACTION_RUNS_TABLE}",
+        ),
+        Statement("", {}, kind="COMMIT TRANSACTION", control=True),
+    ]
+    modelled = [s.kind for s in statements]
+    script = [statement_kind(s) for s in compaction_script()]
+    if modelled != script:
+        raise RuntimeError(
+            "the compaction script changed; make compaction_statements() follow it.\n"
+            f"script:   {script}\nmodelled: {modelled}"
+        )
+    return Compaction(statements, scanned, updated, limits, interval_s, overlap_s, tail, hours)
 
 
 # --- write designs -------------------------------------------------------------------------------------------------
@@ -448,7 +730,13 @@ class Workload:
     other_seconds: float = 0.5  # fixed cost of one other statement of the script
     scan_gib_per_s: float = 20.0  # bytes billed processed per second by one script's statements
     reader_refresh_s: float = 60  # rt_* views: one dashboard refresh of all four views per minute
-    changelog_retention_days: float = 7  # design C: partition expiration of the changelog
+    dead_letter_fraction: float = 0.01  # messages dead-lettered (kept forever: the compaction's NOT EXISTS probe)
+    compaction_minutes: tuple[int, ...] = (15, 60, 120)  # design C's compaction intervals in question 2
+
+    @property
+    def changelog_retention_days(self) -> float:
+        """order_snapshots' partition expiration (schemas/tables.json)."""
+        return float(table_schema(CHANGELOG_TABLE).partition_expiration_days or 0)
 
 
 @dataclass
@@ -488,9 +776,9 @@ def dataflow_usd_per_m(rate: float, shape: Shape, prices: Prices, work: Workload
         + work.worker_memory_gb * prices.dataflow_gb_hour
         + work.worker_disk_gb * prices.dataflow_pd_gb_hour
     )
-    engine_hour = events_per_s * 3600 * (shape.message_bytes + shuffled) / GiB * prices.streaming_engine_per_gib
+    engine_hour = events_per_s * HOUR * (shape.message_bytes + shuffled) / GiB * prices.streaming_engine_per_gib
     per_hour = workers(events_per_s, work) * per_worker_hour + engine_hour
-    return per_hour / (rate * 3600) * 1e6
+    return per_hour / (rate * HOUR) * 1e6
 
 
 def per_million(usd_per_s: float, rate: float) -> float:
@@ -499,6 +787,21 @@ def per_million(usd_per_s: float, rate: float) -> float:
 
 def query_usd(bytes_billed: float, prices: Prices) -> float:
     return bytes_billed / TiB * prices.query_per_tib
+
+
+def insert_all_row_bytes(shape: Shape, prices: Prices) -> float:
+    """Billed bytes of one changelog row sent with insertAll: the larger of its logical size and the JSON the sink
+    sends (which is billed is not stated in the stored pages), at least 1 KB."""
+    return max(shape.changelog_row_bytes, shape.changelog_json_bytes, prices.insert_all_min_row_bytes)
+
+
+def insert_all_usd_per_s(events_per_s: float, shape: Shape, prices: Prices) -> float:
+    """The sink's ingestion: one changelog row per snapshot, appended with insertAll (insert_rows_json)."""
+    return events_per_s * insert_all_row_bytes(shape, prices) / GiB * prices.insert_all_per_gib
+
+
+def write_api_usd_per_s(events_per_s: float, row_bytes: float, prices: Prices) -> float:
+    return events_per_s * row_bytes / GiB * prices.write_api_per_gib
 
 
 def designs(rate: float, shape: Shape, prices: Prices, limits: Limits, work: Workload) -> list[DesignCost]:
@@ -516,12 +819,12 @@ def designs(rate: float, shape: Shape, prices: Prices, limits: Limits, work: Wor
             return f"no: a {seconds:,.0f} s script every {1 / flushes_per_s:,.0f} s"
         return f"no: {busy:,.0f} scripts at once, {in_flight:.0f} run per table"
 
-    # A: today's sink, one script per bundle, many at once.
+    # A: the per-bundle sink before abb3617, one script per bundle, many at once.
     flushes = min(events_per_s, work.bundle_flushes_per_worker_s * workers(events_per_s, work))
     per_flush = events_per_s / flushes
     if per_flush > work.batch_size:
         per_flush, flushes = work.batch_size, events_per_s / work.batch_size
-    for layout in (TODAY, ALL_IN):
+    for layout in (UNPRUNED, ALL_IN):
         flush = flush_statements(shape, tables, layout, per_flush, limits=limits)
         seconds = script_seconds(flush, work)
         out.append(
@@ -540,13 +843,13 @@ def designs(rate: float, shape: Shape, prices: Prices, limits: Limits, work: Wor
             )
         )
     # B: one keyed writer, one flush per interval.
-    for interval, layout in ((5, ALL_IN), (30, ALL_IN), (60, ALL_IN), (60, TODAY)):
+    for interval, layout in ((5, ALL_IN), (30, ALL_IN), (60, ALL_IN), (60, UNPRUNED)):
         snapshots = events_per_s * interval
         staged_by_write_api = snapshots > fits
         flush = flush_statements(shape, tables, layout, snapshots, limits=limits)
         seconds = script_seconds(flush, work)
         ingest = (
-            per_million(snapshots * shape.snapshot_bytes() / GiB * prices.write_api_per_gib / interval, rate)
+            per_million(write_api_usd_per_s(events_per_s, shape.snapshot_bytes(), prices), rate)
             if staged_by_write_api
             else 0.0
         )
@@ -569,60 +872,48 @@ def designs(rate: float, shape: Shape, prices: Prices, limits: Limits, work: Wor
                 ),
             )
         )
-    # C: append-only changelog (Storage Write API default stream) + exact views + periodic compaction.
-    append = per_million(events_per_s * shape.snapshot_bytes() / GiB * prices.write_api_per_gib, rate)
-    for minutes in (15, 60):
-        interval = minutes * 60
-        snapshots = events_per_s * interval
-        flush = flush_statements(shape, tables, ALL_IN, snapshots, source="changelog", limits=limits)
-        seconds = script_seconds(flush, work)
+    # C (implemented): insertAll appends to the changelog + exact views + the scheduled compaction script.
+    append = per_million(insert_all_usd_per_s(events_per_s, shape, prices), rate)
+    write_api = per_million(write_api_usd_per_s(events_per_s, shape.changelog_row_bytes, prices), rate)
+    for minutes in work.compaction_minutes:
+        run = compaction_statements(shape, tables, minutes * 60, limits, work)
+        seconds = script_seconds(run, work)
         out.append(
             DesignCost(
-                "C changelog + views + compaction (lines partitioned)",
+                "C changelog (insertAll) + views + compaction: implemented",
                 f"{minutes} min",
-                snapshots,
-                flush.total / GiB,
+                run.tail_rows,
+                run.total / GiB,
                 seconds,
-                1 / interval,
-                per_million(query_usd(flush.total, prices) / interval, rate),
+                1 / run.interval_s,
+                per_million(query_usd(run.total, prices) / run.interval_s, rate),
                 append,
                 base_dataflow,
-                keeps_up(seconds, 1 / interval, 1),
-                "compaction by one scheduled script; insertAll instead: "
-                f"${per_million(insert_all_usd_per_s(events_per_s, shape, prices), rate):.2f}/M",
+                keeps_up(seconds, 1 / run.interval_s, 1),
+                f"snapshots = rows read: {minutes} min + {run.overlap_s / 60:.0f} min overlap; Storage Write API "
+                f"instead of insertAll: ingestion {usd(write_api)}/M",
             )
         )
     # D: Storage Write API CDC (UPSERT/DELETE rows), BigQuery applies them in the background.
-    for minutes in (15, 60):
-        interval = minutes * 60
-        snapshots = events_per_s * interval
-        flush = flush_statements(shape, tables, ALL_IN, snapshots, source="changelog", limits=limits)
-        apply = [s for s in flush.statements if s.is_dml]
-        apply_bytes = sum(flush.billed(s) for s in apply)
+    for minutes in work.compaction_minutes:
+        run = compaction_statements(shape, tables, minutes * 60, limits, work, overlap_s=0)
+        apply_bytes = sum(run.billed(s) for s in run.statements if s.is_dml)
         out.append(
             DesignCost(
                 "D Storage Write API CDC, max_staleness",
                 f"{minutes} min",
-                snapshots,
+                run.tail_rows,
                 apply_bytes / GiB,
                 0.0,
-                1 / interval,
-                per_million(query_usd(apply_bytes, prices) / interval, rate),
-                append,
+                1 / run.interval_s,
+                per_million(query_usd(apply_bytes, prices) / run.interval_s, rate),
+                per_million(write_api_usd_per_s(events_per_s, shape.snapshot_bytes(), prices), rate),
                 base_dataflow,
                 "yes (BigQuery applies)",
-                "apply cost ASSUMED = the DML of one pruned MERGE per max_staleness",
+                "apply cost ASSUMED = the MERGE/DELETE of C's compaction per max_staleness",
             )
         )
     return out
-
-
-def insert_all_usd_per_s(events_per_s: float, shape: Shape, prices: Prices) -> float:
-    """Legacy streaming inserts: every row billed at least 1 KB."""
-    per_snapshot = sum(
-        shape.lines_per_order.get(t, 1.0) * max(shape.width(t), prices.insert_all_min_row_bytes) for t in TABLES
-    )
-    return events_per_s * per_snapshot / GiB * prices.insert_all_per_gib
 
 
 # --- readers ---------------------------------------------------------------------------------------------------------
@@ -655,11 +946,15 @@ READS = (
     ("rt_sales_last_24h_by_hour", ORDERS, ("order_id", "order_status", "order_purchase_timestamp"), 2),
     ("rt_sales_last_24h_by_hour", ORDER_ITEMS, ("order_id", "price", "freight_value", "product_id", "seller_id"), None),
 )
+#: Terraform's compaction_schedule default ("every 60 minutes").
+DEFAULT_COMPACTION_MINUTES = 60
+#: Changelog columns every *_current view reads for its tail (QUALIFY ROW_NUMBER() ... and the NOT EXISTS).
+TAIL_KEY = ("order_id", "_sequence", "_ingested_at", "_event_id")
 
 
 def reader_bytes(shape: Shape, tables: Tables, lines_filtered: bool, limits: Limits) -> float:
-    """Bytes billed by one refresh of the four rt_* views. ``lines_filtered``: the line tables partitioned by
-    purchase date and the views filtering them on the same window as orders (today they read the whole tables)."""
+    """Bytes billed by one refresh of the four rt_* views on the compacted tables. ``lines_filtered``: the views
+    filter the (now partitioned) line tables on the same window as orders (today they read the whole tables)."""
     by_view: dict[str, dict[str, float]] = {}
     windows = {view: days for view, table, _, days in READS if table == ORDERS}
     for view, table, columns, days in READS:
@@ -667,6 +962,30 @@ def reader_bytes(shape: Shape, tables: Tables, lines_filtered: bool, limits: Lim
         read = shape.order_bytes(table, columns) * tables.orders_per_day * min(window, tables.days)
         by_view.setdefault(view, {})[table] = read
     return sum(sum(max(b, limits.min_billed_per_table) for b in reads.values()) for reads in by_view.values())
+
+
+def current_views_extra_bytes(shape: Shape, tables: Tables, tail_hours: float) -> float:
+    """What reading the rt_* views' tables through ``*_current`` adds to one refresh: each view reads
+    ``tail_hours`` of changelog rows (its tail CTE: the key columns and the reader's columns, nested ones for the
+    line views) and, for its second branch's NOT EXISTS, order_id and _sequence of the whole orders table."""
+    rows = tables.orders_per_day / DAY * shape.events_per_order * tail_hours * HOUR
+    total = 0.0
+    for _, table, columns, _ in READS:
+        if table == ORDERS:
+            per_row = shape.width(CHANGELOG_TABLE, sorted({*TAIL_KEY, *columns}))
+        else:
+            per_row = shape.width(CHANGELOG_TABLE, TAIL_KEY) + shape.order_bytes(table, columns)
+        total += rows * per_row + tables.orders * shape.width(ORDERS, ("order_id", "_sequence"))
+    return total
+
+
+def view_tail_hours(work: Workload, minutes: float | None) -> float:
+    """Hours of changelog rows a *_current view scans: as implemented, every partition the changelog keeps (its
+    lower bound is a subquery, which does not prune); with a bound BigQuery could prune on, the DAY partitions
+    holding the tail not yet compacted (on average half an interval, plus settle and overlap)."""
+    if minutes is None:
+        return work.changelog_retention_days * 24
+    return changelog_scan_hours(minutes * 60 / 2 + DEFAULT_OVERLAP_SECONDS)
 
 
 # --- the section ----------------------------------------------------------------------------------------------------
@@ -696,21 +1015,24 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str | Non
 def question1(shape: Shape, prices: Prices, limits: Limits, work: Workload) -> list[str]:
     batch = work.batch_size
     lines = [
-        "### 1. What one flush scans",
+        "### 1. What one flush scans (designs A and B, modelled)",
         "",
-        f"One flush of {batch:,} snapshots (`--batch_size`), the script of `BigQueryWarehouse.script()`: bytes billed "
-        f"per statement, {size(limits.min_billed_per_table)} minimum per table referenced and per statement "
-        f"included. The orders are spread evenly over {work.q1_history_days:.0f} daily partitions "
-        "(Olist's two years). A batch's events come from orders bought up to "
+        f"One flush of {batch:,} snapshots (`--batch_size`) by the per-flush script the sink ran before abb3617 "
+        "(`BigQueryWarehouse.script()`, `git show abb3617^:beam_pipelines/sinks/bigquery.py`; designs A and B exist "
+        f"only in this model now): bytes billed per statement, {size(limits.min_billed_per_table)} minimum per table "
+        f"referenced and per statement included. The orders are spread evenly over {work.q1_history_days:.0f} "
+        "daily partitions (Olist's two years). A batch's events come from orders bought up to "
         f"{len(shape.lag_pmf) - 1} days earlier: its orders sit in "
         f"{distinct_days(shape.lag_pmf, batch):.1f} distinct purchase dates on average (`IN` list), and "
-        f"`BETWEEN` min and max spans {range_days(shape.lag_pmf, batch):.1f} days.",
+        f"`BETWEEN` min and max spans {range_days(shape.lag_pmf, batch):.1f} days. Since abb3617 the line tables "
+        "carry `order_purchase_timestamp` and are partitioned by it (the last two columns); the first two model "
+        "the tables before.",
         "",
     ]
     for orders in (1e6, 1e8):
         tables = Tables(orders, work.q1_history_days)
         flushes = {layout: flush_statements(shape, tables, layout, batch, limits=limits) for layout in LAYOUTS}
-        names = [s.name for s in flushes[TODAY].statements]
+        names = [s.name for s in flushes[UNPRUNED].statements]
         rows = [
             [f"`{name}`", *(size(flushes[layout].billed(flushes[layout].statements[i])) for layout in LAYOUTS)]
             for i, name in enumerate(names)
@@ -726,20 +1048,82 @@ def question1(shape: Shape, prices: Prices, limits: Limits, work: Workload) -> l
         lines += [f"**{orders:,.0f} orders** (≈{orders * shape.lines_per_order[ORDER_ITEMS]:,.0f} items):", ""]
         lines += table(["Statement", *(lo.label for lo in LAYOUTS)], rows)
         lines.append("")
-    today, pruned = (
+    unpruned, pruned = (
         flush_statements(shape, Tables(1e8, work.q1_history_days), lo, batch, limits=limits).total
-        for lo in (TODAY, ALL_IN)
+        for lo in (UNPRUNED, ALL_IN)
     )
     lines += [
-        f"At 100M orders today's flush bills {size(today)}; a predicate on orders alone saves little because "
-        "`order_items` and `order_payments` are not partitioned and every MERGE/DELETE on them bills the whole "
-        f"table (the DML rule's t term), twice each. With the lines partitioned by their order's purchase date "
-        f"and the predicate on every table the flush bills {size(pruned)} ({today / pruned:,.0f}x less). The "
-        "predicate must be a constant (query parameters: the batch's purchase dates), and it is safe only because "
-        "an order's `order_purchase_timestamp` never changes (otherwise MERGE would insert a second row).",
+        f"At 100M orders the flush on the old tables bills {size(unpruned)}; a predicate on orders alone saves "
+        "little because every MERGE/DELETE on unpartitioned line tables bills the whole table (the DML rule's t "
+        f"term), twice each. With the lines partitioned (today's tables) and the predicate on every table the flush "
+        f"bills {size(pruned)} ({unpruned / pruned:,.0f}x less). The predicate must be a constant for BigQuery to "
+        "prune (query parameters or script variables, not a subquery), and it is safe only because an order's "
+        "`order_purchase_timestamp` never changes (otherwise MERGE would insert a second row).",
         "",
     ]
-    return lines
+    return lines + compaction_section(shape, prices, limits, work)
+
+
+def compaction_section(shape: Shape, prices: Prices, limits: Limits, work: Workload) -> list[str]:
+    cases = [(orders, minutes) for orders in (1e6, 1e8) for minutes in (15, DEFAULT_COMPACTION_MINUTES)]
+    runs = [
+        compaction_statements(shape, Tables(orders, work.q1_history_days), minutes * 60, limits, work)
+        for orders, minutes in cases
+    ]
+    first = runs[0]
+
+    def billed(run: Compaction, i: int) -> str:
+        statement = run.statements[i]
+        return "0 (no table)" if statement.control else size(run.billed(statement))
+
+    rows = [
+        [f"`{s.kind}` {s.name}".rstrip(), *(billed(run, i) for run in runs)] for i, s in enumerate(first.statements)
+    ]
+    rows.append(["**total bytes billed**", *(f"**{size(run.total)}**" for run in runs)])
+    rows.append(["$ per compaction", *(usd(query_usd(run.total, prices)) for run in runs)])
+    rows.append(
+        [
+            "changelog rows read (interval + overlap) / hours of rows in the partitions scanned",
+            *(f"{run.tail_rows:,.0f} / {run.scanned_hours:.1f} h" for run in runs),
+        ]
+    )
+    rows.append(
+        [
+            "orders partitions scanned (BETWEEN) / updated",
+            *(f"{run.scanned_days:.0f} / {run.updated_days:.0f}" for run in runs),
+        ]
+    )
+    big = [run for (orders, _), run in zip(cases, runs, strict=True) if orders == 1e8]
+    dml = sum(big[-1].billed(s) for s in big[-1].statements if s.is_dml)
+    stored = sum(big[-1].billed(s) for s in big[-1].statements if s.kind == "CREATE TEMP TABLE compaction_stored")
+    header = [f"{orders / 1e6:,.0f}M orders, every {minutes} min" for orders, minutes in cases]
+    return [
+        "### 1b. What one compaction scans (design C, implemented)",
+        "",
+        "One run of the scheduled compaction, `CompactionSql(bigquery_dialect(p, d)).statements()` (Terraform: "
+        "`terraform/sql/compaction.sql`, every 60 minutes by default), statement by statement in the script's "
+        f"order (the model raises if the script's statements change). Same tables as above ({work.q1_history_days:.0f} "
+        "daily partitions); the changelog receives the snapshots of the tables' purchase rate "
+        f"({shape.events_per_order:.1f} per order). Each run reads the changelog rows of [last `compacted_until` "
+        f"- {DEFAULT_OVERLAP_SECONDS / 60:.0f} min overlap, now - {DEFAULT_SETTLE_SECONDS / 60:.0f} min settle): "
+        "one interval plus the previous hour re-read. `order_snapshots` is partitioned by `_ingested_at` DAY, so "
+        "that read scans whole days: on average half a day before the window as well. Script variables "
+        "(`compaction_since`, `partition_lo/hi`) are constants for pruning; the stored-versions read has no "
+        "filter on purchase dates (they are not known yet) and scans four columns of the whole `orders` table. "
+        f"The NOT EXISTS probe reads every `dead_letter_id` stored ({work.dead_letter_fraction:.0%} of messages "
+        "dead-lettered, kept forever: ASSUMED).",
+        "",
+        *table(["Statement of the script", *header], rows),
+        "",
+        f"At 100M orders the MERGE/DELETE statements are {dml / big[-1].total:.0%} of a "
+        f"{DEFAULT_COMPACTION_MINUTES}-minute run and the stored-versions read {stored / big[-1].total:.0%}. The "
+        "writes update every purchase date the tail's orders live in, so they bill all columns of about "
+        f"{big[-1].updated_days:.0f} daily partitions of the three tables whether the run folds 15 or 60 minutes of "
+        "snapshots, and the stored-versions read scans the whole `orders` table every run: the cost of a run "
+        "hardly depends on its interval, so the cost per order falls with the interval. The changelog read is "
+        "small, even though DAY partitions make it scan about 12 hours more than the window.",
+        "",
+    ]
 
 
 def question2(shape: Shape, prices: Prices, limits: Limits, work: Workload) -> list[str]:
@@ -748,8 +1132,10 @@ def question2(shape: Shape, prices: Prices, limits: Limits, work: Workload) -> l
         "",
         f"Steady state: the tables hold {work.history_days:.0f} days of purchases at the given rate; an order brings "
         f"{shape.events_per_order:.1f} events. Query cost is the DML/SELECT bytes billed by the writes (readers "
-        "below); ingestion is Storage Write API bytes; Dataflow is n1-standard-2 streaming workers "
-        f"(1 per {work.events_per_worker_s:,.0f} events/s) plus Streaming Engine data. '$/M' = per million orders.",
+        "below); ingestion is what the rows cost to stream in (C: insertAll, as implemented; B and D: Storage "
+        "Write API); Dataflow is n1-standard-2 streaming workers "
+        f"(1 per {work.events_per_worker_s:,.0f} events/s) plus Streaming Engine data. '$/M' = per million orders. "
+        "C's 'Snapshots/flush' is the changelog rows one compaction reads (its overlap included).",
         "",
     ]
     for rate in (100, 10_000):
@@ -801,43 +1187,47 @@ def question2(shape: Shape, prices: Prices, limits: Limits, work: Workload) -> l
 def readers(shape: Shape, prices: Prices, limits: Limits, work: Workload) -> list[str]:
     refreshes_per_s = 1 / work.reader_refresh_s
     rows = []
+    minutes = DEFAULT_COMPACTION_MINUTES
     for rate in (100, 10_000):
         tables = Tables(rate * DAY * work.history_days, work.history_days)
-        today = reader_bytes(shape, tables, False, limits)
-        filtered = reader_bytes(shape, tables, True, limits)
-        tail = {
-            minutes: rate * shape.events_per_order * minutes * 60 / 2 * shape.snapshot_bytes() for minutes in (15, 60)
-        }
-        rows.append(
-            [
-                f"{rate:,}/s",
-                f"{size(today)} · {usd(per_million(query_usd(today, prices) * refreshes_per_s, rate))}",
-                f"{size(filtered)} · {usd(per_million(query_usd(filtered, prices) * refreshes_per_s, rate))}",
-                *(
-                    f"+{size(b)} · +{usd(per_million(query_usd(b, prices) * refreshes_per_s, rate))}"
-                    for b in tail.values()
-                ),
-            ]
-        )
+        base = {f: reader_bytes(shape, tables, f, limits) for f in (False, True)}
+        extra = {m: current_views_extra_bytes(shape, tables, view_tail_hours(work, m)) for m in (None, minutes)}
+
+        def cell(b: float, sign: str = "", rate: float = rate) -> str:
+            return f"{sign}{size(b)} · {sign}{usd(per_million(query_usd(b, prices) * refreshes_per_s, rate))}"
+
+        rows.append([f"{rate:,}/s", cell(base[False]), cell(base[True]), *(cell(b, "+") for b in extra.values())])
     per_order = sum(shape.order_bytes(t) for t in TABLES)
-    changelog = per_order * shape.events_per_order
+    changelog = shape.changelog_row_bytes * shape.events_per_order
+    retention = work.changelog_retention_days
     return [
         f"Real-time readers: one refresh of the four `rt_*` views every {work.reader_refresh_s:.0f} s (bytes per "
-        "refresh · $/M orders). They read `orders` through their purchase-date windows (30, 30, 90 and 2 days) and, "
-        "today, the whole `order_items`/`order_payments` tables through the `int_*_summed` views. A, B and D read "
-        "the same tables; C's exact views also read the changelog tail not yet compacted (on average half an "
-        "interval), which is what C adds:",
+        "refresh · $/M orders). dbt's `rt_*` models read `orders` through their purchase-date windows (30, 30, 90 "
+        "and 2 days) and the whole line tables through the `int_*_summed` views, although these are partitioned "
+        "now. On the compacted tables (`orders`, `order_items`, `order_payments`) that is the same in every "
+        f"design, and with C up to one interval + {DEFAULT_SETTLE_SECONDS // 60} min stale. Through C's exact "
+        "`*_current` views it is fresh, and each view adds its changelog tail and a NOT EXISTS against "
+        "`order_id`, `_sequence` of the whole `orders` table. As implemented the tail's lower bound is a subquery "
+        "(`MAX(compacted_until)` of `compaction_runs`), which BigQuery does not prune on: every view scans all "
+        f"{retention:.0f} days the changelog keeps. With a bound it can prune on it would scan the DAY partitions "
+        f"of the uncompacted tail only ({minutes} min compaction):",
         "",
         *table(
-            ["Rate", "A/B/D today", "A/B/D, lines partitioned + filtered", "C adds (15 min)", "C adds (60 min)"],
+            [
+                "Rate",
+                "compacted tables, lines read whole (dbt's models)",
+                "compacted tables, lines filtered on the window",
+                f"`*_current` adds, as implemented ({retention:.0f} days of changelog)",
+                f"`*_current` adds, tail bound prunable ({minutes} min)",
+            ],
             rows,
         ),
         "",
         f"Storage (active logical, ${prices.storage_active_per_gib_month}/GiB-month): the current state is "
         f"{per_order:,.0f} B per order = {usd(per_order * 1e6 / GiB * prices.storage_active_per_gib_month)} per "
         f"million orders per month in every design; C's changelog adds {changelog:,.0f} B per order for its "
-        f"{work.changelog_retention_days:.0f}-day partition expiration "
-        f"({usd(changelog * 1e6 / GiB * prices.storage_active_per_gib_month * work.changelog_retention_days / 30)} "
+        f"{retention:.0f}-day partition expiration "
+        f"({usd(changelog * 1e6 / GiB * prices.storage_active_per_gib_month * retention / 30)} "
         f"per million orders). Storage is negligible next to queries.",
         "",
     ]
@@ -849,18 +1239,43 @@ def recommendation(shape: Shape, prices: Prices, limits: Limits, work: Workload)
     def find(costs: list[DesignCost], prefix: str, interval: str) -> DesignCost:
         return next(d for d in costs if d.design.startswith(prefix) and d.interval == interval)
 
-    a_today = next(d for d in slow if d.design.startswith("A") and "today" in d.design)
-    b60, b30 = find(slow, "B one keyed writer, +", "60 s"), find(slow, "B one keyed writer, +", "30 s")
-    c60_slow, c60_fast = find(slow, "C", "60 min"), find(fast, "C", "60 min")
-    c15_slow = find(slow, "C", "15 min")
-    d60_fast = find(fast, "D", "60 min")
-    fits = limits.request_bytes / shape.parameter_bytes_per_snapshot
+    a_old = next(d for d in slow if d.design.startswith("A") and "before" in d.design)
+    b60, b30 = find(slow, "B one keyed writer, today", "60 s"), find(slow, "B one keyed writer, today", "30 s")
+    default = f"{DEFAULT_COMPACTION_MINUTES} min"
+    c_slow = {m: find(slow, "C", f"{m} min") for m in work.compaction_minutes}
+    c_fast = {m: find(fast, "C", f"{m} min") for m in work.compaction_minutes}
+    c60, c60_fast = find(slow, "C", default), find(fast, "C", default)
+    fitting = [m for m in work.compaction_minutes if c_fast[m].keeps_up == "yes"]
+    d60_slow, d60_fast = find(slow, "D", default), find(fast, "D", default)
     events_slow = 100 * shape.events_per_order
     slow_tables = Tables(100 * DAY * work.history_days, work.history_days)
-    readers_today, readers_filtered = (
-        per_million(query_usd(reader_bytes(shape, slow_tables, filtered, limits), prices) / work.reader_refresh_s, 100)
-        for filtered in (False, True)
+    run = compaction_statements(shape, slow_tables, DEFAULT_COMPACTION_MINUTES * 60, limits, work)
+    dml_share = sum(run.billed(s) for s in run.statements if s.is_dml) / run.total
+    stored = next(s for s in run.statements if s.kind == "CREATE TEMP TABLE compaction_stored")
+    stored_share = run.billed(stored) / run.total
+    fits = limits.request_bytes / shape.parameter_bytes_per_snapshot
+    write_api = per_million(write_api_usd_per_s(events_slow, shape.changelog_row_bytes, prices), 100)
+
+    def readers_usd(b: float) -> float:
+        return per_million(query_usd(b, prices) / work.reader_refresh_s, 100)
+
+    readers_today, readers_filtered = (readers_usd(reader_bytes(shape, slow_tables, f, limits)) for f in (False, True))
+    views_now, views_pruned = (
+        readers_usd(current_views_extra_bytes(shape, slow_tables, view_tail_hours(work, m)))
+        for m in (None, DEFAULT_COMPACTION_MINUTES)
     )
+    anti_join = readers_usd(len(READS) * slow_tables.orders * shape.width(ORDERS, ("order_id", "_sequence")))
+    limit = fastest_rate_compacted(shape, limits, work, DEFAULT_COMPACTION_MINUTES)
+    if c60_fast.keeps_up == "yes":
+        fast_text = f"it fits ({c60_fast.seconds_per_flush:,.0f} s)"
+    elif fitting:
+        fast_text = (
+            f"≈{c60_fast.seconds_per_flush:,.0f} s, more than its interval: compact every {fitting[0]} min at that "
+            f"rate ({usd(c_fast[fitting[0]].total)}/M orders, a ≈{c_fast[fitting[0]].seconds_per_flush:,.0f} s "
+            "script)"
+        )
+    else:
+        fast_text = f"≈{c60_fast.seconds_per_flush:,.0f} s, and no modelled interval fits"
     return [
         "### 3. Recommendation",
         "",
@@ -868,46 +1283,72 @@ def recommendation(shape: Shape, prices: Prices, limits: Limits, work: Workload)
         "touches (the DML t term), and an order's events reach back "
         f"{len(shape.lag_pmf) - 1} days, so a flush of {work.batch_size:,} snapshots already touches about "
         f"{distinct_days(shape.lag_pmf, work.batch_size):.0f} daily partitions and a bigger one hardly more. The "
-        "cost per order therefore falls with the interval between writes, not with the rate: it is roughly "
-        "(days touched x one day of rows) / (orders per write). Today's per-bundle script (A) also bills the whole "
-        f"unpartitioned line tables on every flush: {usd(a_today.total)}/M orders at 100 orders/s with a year of "
-        f"history, and it cannot keep up ({a_today.keeps_up.removeprefix('no: ')}). "
-        "Point 1's fix (lines partitioned by purchase date, "
-        "constant partition predicates) is needed by every design.",
+        "cost per order therefore falls with the interval between writes, not with the rate. The per-bundle script "
+        f"(A, removed in abb3617) billed {usd(a_old.total)}/M orders at 100 orders/s on the old tables and could "
+        f"not keep up ({a_old.keeps_up.removeprefix('no: ')}); one keyed writer (B) on today's partitioned tables "
+        f"would cost {usd(b60.total)}/M at a 60 s interval, its script ({b60.seconds_per_flush:.0f} s) does not fit "
+        f"30 s ({b30.keeps_up.removeprefix('no: ')}), and a request carries at most ≈{fits:,.0f} snapshots "
+        f"(≈{fits / events_slow:.0f} s of events at this rate).",
         "",
-        f"- **100 orders/s: default C** — append snapshots to a changelog with the Storage Write API default "
-        f"stream, serve `rt_*` from exact views (compacted state + changelog tail, latest `_sequence` per order), "
-        f"compact with one partition-pruned MERGE script every 60 min: {usd(c60_slow.total)}/M orders "
-        f"({usd(c15_slow.total)}/M at 15 min), always fresh for readers. B (one keyed writer) at 60 s costs "
-        f"{usd(b60.total)}/M; its script ({b60.seconds_per_flush:.0f} s) fits a 60 s interval but not a 30 s one "
-        f"({b30.keeps_up.removeprefix('no: ')}); a request carries at most ≈{fits:,.0f} snapshots "
-        f"(≈{fits / events_slow:.0f} s of events at this rate) before the batch must be staged another way. If "
-        "the warehouse tables only need to be minutes fresh and no changelog is wanted, B with a 60 s interval is "
-        "the fallback, not today's A.",
-        f"- **10,000 orders/s: C with a 60 min compaction** ({usd(c60_fast.total)}/M orders; its script takes "
-        f"≈{c60_fast.seconds_per_flush / 60:.0f} min of its 60). No MERGE-per-flush design keeps up: one flush "
-        "would have to rewrite weeks of partitions every few seconds, and parameters cannot carry the batch. D "
-        f"(Storage Write API CDC, max_staleness 60 min) comes out at {usd(d60_fast.total)}/M under the assumption "
-        "that BigQuery's background apply bills like that MERGE "
-        "(no published formula was found in the stored pages); it needs the Java "
-        "cross-language sink, and CDC keeps the row with the highest `_CHANGE_SEQUENCE_NUMBER`, so the "
-        "equal-sequence conflict rule (first stored wins, the other dead-lettered) and deleting lines a newer "
-        "snapshot dropped must be done before the sink. Keep D as the option to evaluate with a real job; at this "
-        "rate capacity pricing (slots) rather than on-demand bytes should also be priced.",
-        "- **Readers cost more than batched writes**: a dashboard refreshing the four `rt_*` views every minute "
-        f"costs {usd(readers_today)}/M orders with today's tables and {usd(readers_filtered)}/M with partitioned, "
-        f"filtered line tables, against {usd(c60_slow.total)}/M for C's writes, and the same in every design. "
-        "Partition and filter the line tables, and refresh less often or read small aggregate tables that the "
-        "compaction writes.",
-        "",
-        "Flush interval: C compacts every 60 min (15 min if the warehouse tables themselves, not just the views, "
-        "must be fresher); the pipeline itself only appends, so it has no flush interval to tune beyond the "
-        "Storage Write API's own batching.",
+        f"- **C is implemented and is the default, and stays the recommendation**: the sink appends one row per "
+        "snapshot (lines nested) to `order_snapshots` with insertAll, the `*_current` views are exact, and one "
+        f"scheduled script compacts. At 100 orders/s with the default {DEFAULT_COMPACTION_MINUTES}-minute "
+        f"compaction it costs {usd(c60.total)}/M orders ({usd(c60.query_usd_per_m)} compaction queries, "
+        f"{usd(c60.ingest_usd_per_m)} insertAll, {usd(c60.dataflow_usd_per_m)} Dataflow); every 15 min "
+        f"{usd(c_slow[15].total)}/M, every 120 min {usd(c_slow[120].total)}/M. A run bills about the same "
+        f"({size(run.total)} at this rate) however many snapshots it folds: its MERGE/DELETE statements rewrite "
+        f"all columns of ≈{run.updated_days:.0f} daily partitions of the three tables ({dml_share:.0%} of the "
+        f"bytes) and its stored-versions read scans four columns of the whole `orders` table ({stored_share:.0%}).",
+        f"- **Compaction interval: {DEFAULT_COMPACTION_MINUTES} min** (Terraform's default): its script fits its "
+        f"interval up to ≈{round(limit, -2):,.0f} orders/s (a year of history). 15 min only if the compacted tables "
+        f"themselves must be fresher, at {c_slow[15].query_usd_per_m / c60.query_usd_per_m:.1f}x the query cost "
+        "(readers of the `*_current` views are exact whatever the interval). At 10,000 orders/s a "
+        f"{DEFAULT_COMPACTION_MINUTES}-minute run is modelled at {fast_text}; or first bound the stored-versions "
+        "read by the tail's purchase "
+        "dates (an order's purchase instant never changes), which removes most of that read. The scan speed "
+        f"({work.scan_gib_per_s:.0f} GiB/s) is ASSUMED: check it against the scheduled query's own job statistics.",
+        "- **Flush interval: nothing to tune in the pipeline.** The sink runs no DML; each bundle's batch (at most "
+        f"`--batch_size` {work.batch_size:,}) goes out in insertAll requests (≤500 rows, ≤8 MB), billed per row "
+        f"whatever the batch size. insertAll bills ≈{insert_all_row_bytes(shape, prices):,.0f} B per row "
+        f"({usd(c60.ingest_usd_per_m)}/M orders); the Storage Write API would cost {usd(write_api)}/M, a saving "
+        f"of {usd(c60.ingest_usd_per_m - write_api)}/M ({(c60.ingest_usd_per_m - write_api) / c60.total:.0%} of "
+        "C's total), not worth the Java cross-language transform it needs from Beam Python today.",
+        f"- **D** (Storage Write API CDC, max_staleness 60 min) comes out at {usd(d60_slow.total)}/M at 100 orders/s "
+        f"and {usd(d60_fast.total)}/M at 10,000 under the assumption that BigQuery's background apply bills like "
+        "C's MERGE/DELETE (no published formula was found in the stored pages); it needs the Java cross-language "
+        "sink, and CDC keeps the row with the highest `_CHANGE_SEQUENCE_NUMBER`, so the equal-sequence conflict "
+        "rule (first stored wins, the other dead-lettered) and deleting lines a newer snapshot dropped must be done "
+        "before the sink. Keep it as the option to evaluate with a real job; at 10,000 orders/s capacity pricing "
+        "(slots) rather than on-demand bytes should also be priced.",
+        "- **Readers cost more than the writes**: a dashboard refreshing the four `rt_*` views every minute on the "
+        f"compacted tables costs {usd(readers_today)}/M orders as dbt's models read them and "
+        f"{usd(readers_filtered)}/M with the (now partitioned) line tables filtered on the same window: filter "
+        "them. Reading through the exact `*_current` views instead adds "
+        f"{usd(views_now)}/M as implemented ({usd(views_pruned)}/M even with a prunable tail bound): their NOT "
+        f"EXISTS reads `order_id`, `_sequence` of the whole `orders` table once per view ({usd(anti_join)}/M). "
+        "Use the exact views for occasional reads; dashboards that refresh every minute should read the compacted "
+        f"tables (at most {DEFAULT_COMPACTION_MINUTES} min + {DEFAULT_SETTLE_SECONDS // 60} min stale) or small "
+        "aggregate tables the compaction writes.",
     ]
 
 
+def fastest_rate_compacted(shape: Shape, limits: Limits, work: Workload, minutes: float) -> float:
+    """The highest rate (orders/s, tables of ``work.history_days``) at which one compaction every ``minutes``
+    still ends within its interval."""
+
+    def fits(rate: float) -> bool:
+        tables = Tables(rate * DAY * work.history_days, work.history_days)
+        return script_seconds(compaction_statements(shape, tables, minutes * 60, limits, work), work) <= minutes * 60
+
+    low, high = 1.0, 1e6
+    for _ in range(40):
+        middle = math.sqrt(low * high)
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
 def assumptions(shape: Shape, work: Workload) -> list[str]:
-    widths = ", ".join(f"`{t}` {shape.width(t):,.0f} B" for t in TABLES)
+    widths = ", ".join(f"`{t}` {shape.width(t):,.0f} B" for t in (*TABLES, CHANGELOG_TABLE))
     strings = ", ".join(f"{c} {n:.0f}" for c, n in sorted(shape.string_lengths.items()))
     return [
         "### Assumptions",
@@ -915,25 +1356,41 @@ def assumptions(shape: Shape, work: Workload) -> list[str]:
         f"- Shapes measured from {shape.sample_orders:,} generated orders ({shape.sample_events:,} events, seed "
         f"fixed): {shape.lines_per_order[ORDER_ITEMS]:.2f} items and {shape.lines_per_order[ORDER_PAYMENTS]:.2f} "
         f"payments per order, {shape.events_per_order:.1f} events per order, {shape.message_bytes:,.0f} B per "
-        f"message, {shape.parameter_bytes_per_snapshot:,.0f} B of query-parameter JSON per snapshot "
-        "(`rows_parameter(...).to_api_repr()`).",
-        f"- Logical row widths (STRING = 2 + UTF-8 bytes, INT64/TIMESTAMP 8, NUMERIC 16, NULL 0): {widths}. "
-        f"Average string lengths (characters): {strings}.",
+        f"message; a changelog row as the sink sends it (`json.dumps(json_row(snapshot))`, with a 16-digit Pub/Sub "
+        f"message id in `_dead_letter_id`) is {shape.changelog_json_bytes:,.0f} B of JSON for "
+        f"{shape.changelog_row_bytes:,.0f} B logical; designs A and B would send "
+        f"{shape.parameter_bytes_per_snapshot:,.0f} B of query-parameter JSON per snapshot (ARRAY<STRUCT> "
+        "parameters typed from the schemas, `to_api_repr()`).",
+        f"- Logical row widths (STRING = 2 + UTF-8 bytes, INT64/TIMESTAMP 8, NUMERIC 16, NULL 0, nested lines "
+        f"summed): {widths}. Average string lengths (characters): {strings}.",
         "- Billing: DML on-demand bytes = q (columns referenced, over the partitions scanned) + t (all columns of the "
         "partitions updated; the whole table when it is not partitioned) for UPDATE, DELETE and MERGE with an "
-        "UPDATE/DELETE clause; INSERT-only = q. Each statement of the script is billed separately with the 10 MB "
-        "minimums; temp tables count as referenced tables.",
+        "UPDATE/DELETE clause; INSERT-only = q. Each statement of a script is billed separately with the 10 MB "
+        "minimums; temp tables count as referenced tables. Statements that reference no table (a DECLARE of a "
+        "constant, BEGIN, COMMIT) are billed nothing (ASSUMED).",
         "- Clustering by `order_id` is not counted. BigQuery prunes clustered blocks only for filters it can "
-        "evaluate against block metadata; our filters are joins and `IN (SELECT ...)` subqueries, the documented "
-        "DML formula counts whole partitions, and the bytes of a clustered scan are only known after it runs. Real "
-        "bills may be lower for q; t is not reduced. Verify with a dry run and the job's bytes billed.",
-        "- Partition pruning needs a filter on the partitioning column with constant values: the flush passes the "
-        "batch's purchase dates (or min/max) as query parameters; the line tables get a copy of "
-        "`order_purchase_timestamp` (+8 B per row) to be partitioned the same way (a schema change, not made here).",
+        "evaluate against block metadata; our filters are joins, NOT EXISTS and `IN (SELECT ...)` subqueries, the "
+        "documented DML formula counts whole partitions, and the bytes of a clustered scan are only known after it "
+        "runs. Real bills may be lower for q (the stored-versions read, the views' NOT EXISTS); t is not reduced. "
+        "Verify with a dry run and the job's bytes billed.",
+        "- Partition pruning needs a filter on the partitioning column with constant values: query parameters "
+        "(designs A and B) or script variables (the compaction's `compaction_since`, `partition_lo/hi`) prune, a "
+        "subquery does not (the `*_current` views' tail bound). Pruning keeps whole partitions: `order_snapshots` "
+        "is partitioned by `_ingested_at` DAY, so a read of its last two hours scans on average half a day more. "
+        "The compaction's `OR order_purchase_timestamp IS NULL` adds the NULL partition, taken as empty (line rows "
+        "written before abb3617).",
+        "- Compaction: one changelog row per snapshot (the sink appends each batch's newest snapshot per order; a "
+        "batch seldom holds two of one order); each run reads its interval plus the "
+        f"{DEFAULT_OVERLAP_SECONDS // 60}-minute overlap; upper bounds: every row read stages an order, every "
+        "tail order is already stored, and DELETE's t counts every updated partition although it only modifies "
+        "those where a line disappeared. Dead letters: "
+        f"{work.dead_letter_fraction:.0%} of messages (ASSUMED), kept as long as the orders.",
+        "- insertAll: each row billed at the larger of its logical size and the JSON sent, at least 1 KB "
+        "(ASSUMED: the stored pages do not say which size counts).",
         f"- Script duration: {work.dml_seconds:.0f} s per DML statement + {work.other_seconds} s per other "
-        f"statement + bytes billed at {work.scan_gib_per_s:.0f} GiB/s. A writer keeps up when a script ends within "
-        "its interval; design A may have 2 scripts per table in flight (concurrent transactions on the same table "
-        "abort, so more only queue). Design A flushes at every bundle end: about "
+        f"statement + bytes billed at {work.scan_gib_per_s:.0f} GiB/s (ASSUMED). A writer keeps up when a script "
+        "ends within its interval; design A may have 2 scripts per table in flight (concurrent transactions on "
+        "the same table abort, so more only queue). Design A flushes at every bundle end: about "
         f"{work.bundle_flushes_per_worker_s:.0f} bundles per worker and second, at most {work.batch_size:,} "
         "snapshots each.",
         f"- Dataflow: one n1-standard-2 streaming worker ({work.worker_vcpus} vCPU, {work.worker_memory_gb} GB, "
@@ -941,12 +1398,9 @@ def assumptions(shape: Shape, work: Workload) -> list[str]:
         "loop does ~20,000/s on 2 cores, see above; Dataflow adds Pub/Sub, BigQuery client and bundle overhead), "
         "Streaming Engine bills each message once and, for B's keyed stage, the rows once more. Pub/Sub is the "
         "same for every design and left out.",
-        "- Design C's compaction reads the changelog tail (latest snapshot per order) instead of parameters and "
-        "runs the same guarded MERGE/DELETE; its views are exact because they take the latest `_sequence` per order "
-        "over the compacted table and the tail. Design D's background apply: no published price formula was "
-        "found, so it is "
-        "assumed to bill like C's DML at an interval of max_staleness (BigQuery runs it as background jobs that "
-        "can be given a BACKGROUND_CHANGE_DATA_CAPTURE reservation).",
+        "- Design D's background apply: no published price formula was found, so it is assumed to bill like C's "
+        "MERGE/DELETE at an interval of max_staleness (BigQuery runs it as background jobs that can be given a "
+        "BACKGROUND_CHANGE_DATA_CAPTURE reservation).",
         "- Free tiers (1 TiB of queries, 2 TiB of Storage Write API per month) are ignored.",
         "",
     ]
@@ -960,6 +1414,7 @@ def sources_table(prices: Prices, limits: Limits) -> list[str]:
     docs = [
         ["DML bytes billed (q + t)", "see assumptions", "found", PAGES["dml"]],
         ["Partition pruning", "filter on the partitioning column", "found", PAGES["partitions"]],
+        ["", "script variables prune, subqueries do not", "found", PAGES["pruning_variables"]],
         ["Clustered block pruning", "filters on clustered columns; bytes known only after the run", "found",
          PAGES["clusters"]],
         ["", "", "found", PAGES["clustered_intro"]],
@@ -981,7 +1436,7 @@ def section(args: argparse.Namespace, shape: Shape, prices: Prices, limits: Limi
     )
     lines = [
         MARK_BEGIN,
-        "## BigQuery cost model: what a flush scans, and $ per million orders by write design",
+        "## BigQuery cost model: what a flush and a compaction scan, and $ per million orders by write design",
         "",
         f"Command: `{command.strip()} --write BENCHMARKS.md` · {date.today():%Y-%m-%d} · a model, not a "
         "measurement: nothing here ran on BigQuery or Dataflow. Shapes come from the project's generator; prices "

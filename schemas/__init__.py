@@ -85,6 +85,8 @@ class TableSchema:
     description: str
     #: Days a partition is kept (BigQuery's partition expiration); None: kept forever.
     partition_expiration_days: int | None = None
+    #: Granularity of the time partitioning: DAY, or HOUR for the changelog (its readers want the last hours).
+    partition_type: str = "DAY"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -135,6 +137,7 @@ def table_schema(name: str) -> TableSchema:
         clustering=tuple(layout["clustering"]),
         description=layout["description"],
         partition_expiration_days=layout.get("partition_expiration_days"),
+        partition_type=layout.get("partition_type", "DAY"),
     )
 
 

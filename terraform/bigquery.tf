@@ -93,7 +93,7 @@ resource "google_bigquery_table" "tables" {
   dynamic "time_partitioning" {
     for_each = each.value.partition_field == null ? [] : [each.value.partition_field]
     content {
-      type  = "DAY"
+      type  = try(each.value.partition_type, "DAY")
       field = time_partitioning.value
       # partition_expiration_days, where tables.json gives one (the order_snapshots changelog: the compaction
       # folds it every hour, so a week is only a safety margin); no expiration elsewhere. try(): most

@@ -131,6 +131,9 @@ class FakeBigQuery:
         self.abort_messages: list[str] = []
         #: (table, request body as JSON text) of every insertAll request, in arrival order.
         self.insert_requests: list[tuple[str, str]] = []
+        #: The most insertAll requests that were on the server at once (shows the appends did overlap).
+        self.max_concurrent_inserts = 0
+        self._inserts_in_flight = 0
 
     # -- the client's API ----------------------------------------------------------------------------------------
     def query(self, sql: str, job_config: Any = None, location: str | None = None, **kwargs) -> FakeQueryJob:
@@ -145,7 +148,7 @@ class FakeBigQuery:
             self._in_flight = [t for t in self._in_flight if t.ends_at > now]
             transaction_id = str(uuid.uuid4())
             for other in self._in_flight:
-                contested = sorted(tables.keys() & other.tables)
+                contested = sorted(tables.keys() & other.tables, key=tables.__getitem__)  # first hit in the script
                 if contested:
                     self.aborted += 1
                     message = (
@@ -166,8 +169,12 @@ class FakeBigQuery:
         """insertAll: the body as the real client builds it, serialized as it goes on the wire; no errors."""
         ids = list(row_ids) if row_ids is not None else [None] * len(json_rows)
         body = json.dumps({"rows": [{"insertId": i, "json": row} for i, row in zip(ids, json_rows, strict=True)]})
+        with self._lock:
+            self._inserts_in_flight += 1
+            self.max_concurrent_inserts = max(self.max_concurrent_inserts, self._inserts_in_flight)
         self._wait_until(time.monotonic() + self.insert_seconds)
         with self._lock:
+            self._inserts_in_flight -= 1
             self.insert_requests.append((str(table), body))
         return []
 

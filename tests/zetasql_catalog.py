@@ -348,7 +348,8 @@ class BigQueryCatalog:
     def add_table(self, path: str | Sequence[str], columns: Iterable[tuple[str, Type]]) -> None:
         """``project.dataset.table`` (or a temp table's bare name), resolvable both as one backquoted name and
         as separate (quoted or not) parts, as BigQuery resolves it. Adding a known name replaces its columns."""
-        parts = tuple(path.split(".") if isinstance(path, str) else path)
+        # `p.d.t` is p.d.t: a statement's name path holds a backquoted name as one part.
+        parts = tuple(part for name in ([path] if isinstance(path, str) else path) for part in name.split("."))
         columns = list(columns)
         self._changed()
         self.tables[parts] = columns
@@ -443,6 +444,9 @@ class BigQueryCatalog:
         for index, node in enumerate(parsed.statement_list_node.statement_list):
             start, end = _location(node)
             sql = data[start:end].decode()
+            declaration = _is_declaration(node)
+            if declaration and any(type(s.resolved) is not VariableDeclaration for s in statements):
+                raise SqlAnalysisError(sql, "Variable declarations are allowed only at the start of a script", index)
             if node.WhichOneof("node") == "ast_script_statement_node":
                 resolved = self._script_statement(node.ast_script_statement_node, data, sql, index)
             else:
@@ -497,7 +501,11 @@ class BigQueryCatalog:
         raise SqlAnalysisError(sql, f"{kind} is not checked by zetasql_catalog (only DECLARE and SET are)", index)
 
     def _assignable(self, expression: str, type_: Type, spelled: str, sql: str, index: int) -> Any:
-        resolved = self._probe(f"SELECT STRUCT<{spelled}>(({expression}))", sql, index)
+        try:
+            resolved = self._probe(f"SELECT STRUCT<{spelled}>(({expression}))", sql, index)
+        except SqlAnalysisError as error:  # the message names the probe's struct field and points into the probe
+            message = re.sub(r"^Struct field 1 has", "The value has", re.sub(r" \[at \d+:\d+\]$", "", error.message))
+            raise SqlAnalysisError(sql, message, index) from None
         (field_,) = output_columns(resolved)[0][1].struct_type.field
         if type_name(field_.field_type) != type_name(type_):  # the constructor gives the declared type or fails
             raise SqlAnalysisError(sql, f"{type_name(field_.field_type)} is not {type_name(type_)}", index)
@@ -558,6 +566,13 @@ def _location(node: Any) -> tuple[int, int]:
         oneofs = node.DESCRIPTOR.oneofs
         node = getattr(node, node.WhichOneof(oneofs[0].name)) if oneofs else node.parent
     return node.parse_location_range.start, node.parse_location_range.end
+
+
+def _is_declaration(statement: Any) -> bool:
+    script = (
+        statement.ast_script_statement_node if statement.WhichOneof("node") == "ast_script_statement_node" else None
+    )
+    return script is not None and script.WhichOneof("node") == "ast_variable_declaration_node"
 
 
 def _text(data: bytes, node: Any) -> str:

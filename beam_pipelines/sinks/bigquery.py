@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from google.api_core import exceptions, retry
@@ -122,7 +123,10 @@ class BigQueryWarehouse:
         """Append the snapshots to the changelog. What the orders held is not read (that would be a query per
         flush): the result is empty, so the sink counts each batch winner as applied; stale and duplicate
         snapshots across batches are settled by the views and the compaction, which dead-letters conflicts."""
-        rows = [json_row(s) for s in snapshots]
+        # _ingested_at is when the row is appended (the changelog's order and the compaction's window), not when
+        # the worker built it: a batch held up by retries still lands inside the window that reads it.
+        appended_at = datetime.now(timezone.utc)
+        rows = [json_row(s, appended_at) for s in snapshots]
         row_ids = [_row_id(s) for s in snapshots]
         self._insert(CHANGELOG_TABLE, rows, row_ids)
         return {}
@@ -190,7 +194,7 @@ def create_missing_tables(client, project: str, dataset: str) -> list[str]:
         if table.partition_field:
             expiration = table.partition_expiration_days
             definition.time_partitioning = bigquery.TimePartitioning(
-                type_=bigquery.TimePartitioningType.DAY,
+                type_=table.partition_type,
                 field=table.partition_field,
                 expiration_ms=expiration * 86_400_000 if expiration else None,
             )

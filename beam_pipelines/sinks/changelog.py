@@ -15,11 +15,14 @@ from beam_pipelines.messages import SnapshotRows
 from schemas.changelog import DEAD_LETTER_ID
 
 
-def changelog_row(snapshot: SnapshotRows) -> dict[str, Any]:
+def changelog_row(snapshot: SnapshotRows, ingested_at: datetime | None = None) -> dict[str, Any]:
+    """The row of ``snapshot``; ``ingested_at`` replaces the ``_ingested_at`` of the order and its lines."""
+    stamp = {} if ingested_at is None else {"_ingested_at": ingested_at}
     return {
         **snapshot.order,
-        "items": [dict(item) for item in snapshot.items],
-        "payments": [dict(payment) for payment in snapshot.payments],
+        **stamp,
+        "items": [{**item, **stamp} for item in snapshot.items],
+        "payments": [{**payment, **stamp} for payment in snapshot.payments],
         DEAD_LETTER_ID: snapshot.message.dead_letter_id,
     }
 
@@ -40,5 +43,5 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def json_row(snapshot: SnapshotRows) -> dict[str, Any]:
-    return json_value(changelog_row(snapshot))
+def json_row(snapshot: SnapshotRows, ingested_at: datetime | None = None) -> dict[str, Any]:
+    return json_value(changelog_row(snapshot, ingested_at))

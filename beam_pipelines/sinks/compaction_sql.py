@@ -15,7 +15,8 @@ BigQuery and for DuckDB from the same code (DuckDB runs them in the tests, again
   leaves nothing half-done, and the next run reads the same rows again (every step is idempotent).
 
 Order of snapshots: highest ``_sequence`` wins; among equal sequences the one stored first stays whole (the
-compacted row, else the earliest ``_ingested_at``); the others are ``sequence_conflict`` dead letters.
+compacted row, else the earliest ``_ingested_at``); the others are ``sequence_conflict`` dead letters, one per
+conflicting event (its redeliveries and re-publications are not dead-lettered again).
 
 The tail is ``_ingested_at >= (last compacted_until - overlap)``. The compaction only takes rows older than
 ``settle`` seconds, so that a row whose streaming insert is still in flight when the run starts is picked up by
@@ -46,6 +47,10 @@ PARTITION_COLUMN = "order_purchase_timestamp"
 NESTED = {table: column for column, table in LINE_COLUMNS.items()}
 DEFAULT_SETTLE_SECONDS = 300
 DEFAULT_OVERLAP_SECONDS = 3600
+#: How far back the views read the changelog at most, so that BigQuery prunes its hourly partitions (a bound
+#: on a subquery does not prune). The views are exact while the last compaction is younger than this minus the
+#: overlap (5 h by default, against a 60 min schedule); ``compaction_runs`` shows the lag to alert on.
+DEFAULT_VIEW_WINDOW_SECONDS = 6 * 3600
 EPOCH = "TIMESTAMP '1970-01-01 00:00:00+00'"
 #: Order in which equal-sequence snapshots are stored (the first stays whole).
 STORED_ORDER = "_sequence DESC, _ingested_at, _event_id"
@@ -70,6 +75,9 @@ class Dialect:
     #: The instant the compaction runs at.
     now: str
     commit: str
+    #: How a temp table is created: BigQuery's script starts afresh each run (and its transactions list plain
+    #: CREATE TEMP TABLE); a DuckDB connection may compact again.
+    create_temp: str = "CREATE TEMP TABLE"
 
 
 def bigquery_dialect(project: str, dataset: str) -> Dialect:
@@ -99,9 +107,10 @@ def duckdb_dialect(schema: str) -> Dialect:
         minus_seconds=lambda ts, seconds: f"({ts} - to_seconds({int(seconds)}))",
         unnest=lambda array, alias: f"UNNEST({array}) AS _unnested({alias})",
         row_json=lambda alias: f"CAST(to_json({alias}) AS VARCHAR)",
-        # The caller sets it (tests choose the instant; see compaction.compact_duckdb).
-        now="getvariable('compaction_now')",
+        # The caller sets it (tests choose the instant; see compaction.compact_duckdb and set_duckdb_now).
+        now="CAST(getvariable('compaction_now') AS TIMESTAMPTZ)",
         commit="COMMIT",
+        create_temp="CREATE OR REPLACE TEMP TABLE",
     )
 
 
@@ -117,10 +126,12 @@ class CompactionSql:
         dialect: Dialect,
         settle_seconds: int = DEFAULT_SETTLE_SECONDS,
         overlap_seconds: int = DEFAULT_OVERLAP_SECONDS,
+        view_window_seconds: int = DEFAULT_VIEW_WINDOW_SECONDS,
     ) -> None:
         self.d = dialect
         self.settle_seconds = settle_seconds
         self.overlap_seconds = overlap_seconds
+        self.view_window_seconds = view_window_seconds
         self.upsert = UpsertSql(dialect.qualified, partition_filter=self._partition_filter)
 
     # -- shared pieces -------------------------------------------------------------------------------------------
@@ -134,10 +145,13 @@ class CompactionSql:
         # NULL: line rows written before the column existed (they sit in BigQuery's __NULL__ partition).
         return f"({alias}.{PARTITION_COLUMN} BETWEEN {lo} AND {hi} OR {alias}.{PARTITION_COLUMN} IS NULL)"
 
-    def _tail_winners(self, start: str) -> str:
-        """Each order's first-stored newest snapshot among the changelog rows from ``start`` on."""
+    def _tail_winners(self) -> str:
+        """Each order's first-stored newest snapshot among the changelog rows not yet compacted (plus the overlap),
+        within the view window (a constant bound: it prunes)."""
+        window = self.d.minus_seconds(self.d.now, self.view_window_seconds)
         return (
-            f"SELECT * FROM {self.d.qualified(CHANGELOG_TABLE)} WHERE _ingested_at >= {start} "
+            f"SELECT * FROM {self.d.qualified(CHANGELOG_TABLE)} "
+            f"WHERE _ingested_at >= {window} AND _ingested_at >= {self.tail_start()} "
             f"QUALIFY ROW_NUMBER() OVER (PARTITION BY order_id ORDER BY {STORED_ORDER}) = 1"
         )
 
@@ -148,7 +162,7 @@ class CompactionSql:
     def view_query(self, table: str) -> str:
         """The SELECT of ``<table>_current``."""
         q = self.d.qualified
-        tail = f"WITH tail AS ({self._tail_winners(self.tail_start())}) "
+        tail = f"WITH tail AS ({self._tail_winners()}) "
         if table == ORDERS:
             return (
                 tail + f"SELECT {_columns(ORDERS, 'o.')} FROM {q(ORDERS)} AS o WHERE NOT EXISTS "
@@ -227,15 +241,15 @@ class CompactionSql:
             d.declare("partition_hi", "TIMESTAMP", "NULL"),
             d.declare("orders_changed", "INT64", "0"),
             "BEGIN TRANSACTION",
-            f"CREATE OR REPLACE TEMP TABLE compaction_tail AS {tail_rows}",
-            "CREATE OR REPLACE TEMP TABLE compaction_stored AS "
+            f"{d.create_temp} compaction_tail AS {tail_rows}",
+            f"{d.create_temp} compaction_stored AS "
             f"SELECT order_id, _sequence, _event_id, {PARTITION_COLUMN} FROM {q(ORDERS)} "
             "WHERE order_id IN (SELECT order_id FROM compaction_tail)",
-            f"CREATE OR REPLACE TEMP TABLE compaction_conflicts AS {conflicts}",
-            f"CREATE OR REPLACE TEMP TABLE {staged(ORDERS)} AS SELECT * FROM compaction_tail "
+            f"{d.create_temp} compaction_conflicts AS {conflicts}",
+            f"{d.create_temp} {staged(ORDERS)} AS SELECT * FROM compaction_tail "
             f"QUALIFY ROW_NUMBER() OVER (PARTITION BY order_id ORDER BY {STORED_ORDER}) = 1",
             *(
-                f"CREATE OR REPLACE TEMP TABLE {staged(table)} AS SELECT {self._line_columns(table, 'l')} "
+                f"{d.create_temp} {staged(table)} AS SELECT {self._line_columns(table, 'l')} "
                 f"FROM {staged(ORDERS)} AS w CROSS JOIN {d.unnest('w.' + NESTED[table], 'l')}"
                 for table in LINE_TABLES
             ),
@@ -248,7 +262,8 @@ class CompactionSql:
             f"INSERT INTO {q(DEAD_LETTER_TABLE)} ({dead_letter_columns}) "
             f"SELECT CURRENT_TIMESTAMP, {d.row_json('c')}, c._event_id, c.{DEAD_LETTER_ID}, '{STAGE_SINK}', "
             f"'{SEQUENCE_CONFLICT}', {message}, '$.sequence' FROM compaction_conflicts AS c WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {q(DEAD_LETTER_TABLE)} AS x WHERE x.dead_letter_id = c.{DEAD_LETTER_ID})",
+            f"(SELECT 1 FROM {q(DEAD_LETTER_TABLE)} AS x WHERE x.dead_letter_id = c.{DEAD_LETTER_ID} "
+            f"OR (x.event_id = c._event_id AND x.error_kind = '{SEQUENCE_CONFLICT}'))",
             f"INSERT INTO {q(COMPACTION_RUNS_TABLE)} "
             "(run_at, compacted_from, compacted_until, snapshots_read, orders_changed, conflicts) "
             f"SELECT CURRENT_TIMESTAMP, {since}, {until}, (SELECT COUNT(*) FROM compaction_tail), "

@@ -1,11 +1,15 @@
 """UpsertOrderSnapshots: apply snapshots to orders, order_items and order_payments in micro-batches.
 
-A flush sends each order's newest snapshot of the batch to the warehouse (one transaction, guarded by
-``_sequence`` and ``_event_id``), then folds the whole batch against what the orders held before (sinks.fold):
-applied, superseded, stale and duplicate snapshots are counted and acked; a snapshot whose sequence equals the
-stored one but whose event_id differs is dead-lettered as ``sequence_conflict``. When the warehouse refuses a
-batch for its content, the batch is split in halves until only the offending snapshots remain: every good one
-lands, and each bad one is dead-lettered with its own error.
+A flush sends each order's newest snapshot of the batch to the warehouse, then folds the whole batch against
+what the orders held before (sinks.fold): applied, superseded, stale and duplicate snapshots are counted and
+acked; a snapshot whose sequence equals the stored one but whose event_id differs is dead-lettered as
+``sequence_conflict``. When the warehouse refuses a batch for its content, the batch is split in halves until
+only the offending snapshots remain: every good one lands, and each bad one is dead-lettered with its own error.
+
+DuckDB applies the batch in one guarded transaction and returns what the orders held, so the fold covers
+earlier batches too. BigQuery appends the batch to its changelog and reads nothing back: the fold then covers
+the batch alone (``applied`` counts appended snapshots), and the views and the scheduled compaction settle the
+rest, dead-lettering conflicts across batches (sinks/compaction_sql.py).
 """
 
 from __future__ import annotations
@@ -105,6 +109,4 @@ class UpsertOrderSnapshots(beam.PTransform):
         self.acker = acker
 
     def expand(self, rows):
-        return rows | "WriteSnapshots" >> beam.ParDo(
-            UpsertSnapshotsFn(self.warehouse, self.batch_size, self.acker)
-        )
+        return rows | "WriteSnapshots" >> beam.ParDo(UpsertSnapshotsFn(self.warehouse, self.batch_size, self.acker))

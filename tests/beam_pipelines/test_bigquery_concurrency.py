@@ -28,7 +28,7 @@ from google.api_core import retry
 from oracle import ITEMS_COLUMNS, ORDERS_COLUMNS, PAYMENTS_COLUMNS, expected_tables, fold_latest
 from sample_events import snapshot
 
-from beam_pipelines.compaction import compact_duckdb, create_views_duckdb
+from beam_pipelines.compaction import compact_duckdb, create_views_duckdb, set_duckdb_now
 from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
 from beam_pipelines.sinks.base import RetryLaterError
 from beam_pipelines.sinks.bigquery import BigQueryWarehouse, _classified, is_transient
@@ -91,7 +91,7 @@ def _rows_parameter(name: str, table: TableSchema, rows):
     )
     values = [
         bigquery.StructQueryParameter(
-            None, *(bigquery.ScalarQueryParameter(c.name, standard_type(c.type), row.get(c.name)) for c in table.columns)
+            None, *(bigquery.ScalarQueryParameter(c.name, standard_type(c.type), row[c.name]) for c in table.columns)
         )
         for row in rows
     ]
@@ -165,7 +165,7 @@ def run_concurrently(warehouse_class: type[BigQueryWarehouse], fake: FakeBigQuer
             warehouse = warehouse_class(PROJECT, DATASET, "US", client_factory=lambda: fake, retry_policy=RETRY)
             fn = UpsertSnapshotsFn(warehouse, batch_size=1000)
             fn.setup()
-            start.wait()
+            start.wait(timeout=30)
             for batch in flushes:
                 fn.start_bundle()
                 for message in batch:
@@ -181,6 +181,7 @@ def run_concurrently(warehouse_class: type[BigQueryWarehouse], fake: FakeBigQuer
                     run.flushes += 1
                     run.dead_letters += dead
         except BaseException as error:  # anything else fails the test below, with its traceback
+            start.abort()  # never leave the other threads waiting at the barrier
             with lock:
                 run.crashed.append(error)
 
@@ -203,7 +204,8 @@ def report(name: str, fake: FakeBigQuery, run: Run, record_property) -> str:
     line = (
         f"{name}: {THREADS} threads, {run.flushes} flushes in {run.seconds:.2f}s; {fake.aborted} aborted "
         f"transaction attempts, {fake.committed} transactions committed, {len(run.failed)} flushes failed "
-        f"(RetryLaterError), {len(run.dead_letters)} dead letters, {len(fake.insert_requests)} insertAll requests"
+        f"(RetryLaterError), {len(run.dead_letters)} dead letters, {len(fake.insert_requests)} insertAll requests "
+        f"(at most {fake.max_concurrent_inserts} at once)"
     )
     print(line)
     record_property("aborted_attempts", fake.aborted)
@@ -240,6 +242,22 @@ def read_tables(connection, relations: dict[str, str]) -> dict[str, set[tuple]]:
 
 
 # -- the tests -----------------------------------------------------------------------------------------------------
+def test_the_workload_overlaps_orders_across_threads_with_duplicates_and_reordering():
+    plan = workload()
+    writers: dict[str, set[int]] = {}
+    arrivals: list[tuple[str, int, str]] = []  # (order, sequence, message id), in each thread's order
+    for thread, flushes in enumerate(plan):
+        assert len(flushes) >= 3
+        for message in (m for batch in flushes for m in batch):
+            event = json.loads(message.data)
+            writers.setdefault(event["order"]["order_id"], set()).add(thread)
+            arrivals.append((event["order"]["order_id"], event["sequence"], message.message_id))
+    assert len(writers) == ORDER_POOL and all(len(threads) >= 2 for threads in writers.values())
+    assert len({(o, s) for o, s, _ in arrivals}) < len({(o, s, m) for o, s, m in arrivals}) < len(arrivals)
+    newest_first = [(o, s) for n, (o, s, _) in enumerate(arrivals) if any(o == p and s < q for p, q, _ in arrivals[:n])]
+    assert newest_first  # an older sequence arriving after a newer one of its order
+
+
 def test_the_fake_aborts_the_later_of_two_transactions_on_a_table_and_never_an_append():
     fake = FakeBigQuery(transaction_seconds=0.05, abort_seconds=0)
     script = TransactionPerFlushWarehouse(PROJECT, DATASET).script()
@@ -267,6 +285,7 @@ def test_concurrent_changelog_appends_never_abort_and_fold_to_the_oracle(tmp_pat
     run = run_concurrently(BigQueryWarehouse, fake)
     line = report("changelog appends (today's design)", fake, run, record_property)
 
+    assert fake.max_concurrent_inserts > 1, line  # the flushes did overlap
     assert (fake.aborted, fake.queries) == (0, 0), line  # no DML at all, so nothing to abort
     assert run.failed == [], line
     assert run.dead_letters == [], line  # no sequence conflicts in the workload: nothing to dead-letter
@@ -287,8 +306,9 @@ def test_concurrent_changelog_appends_never_abort_and_fold_to_the_oracle(tmp_pat
     load_changelog(path, rows)
     with connect(path) as connection:
         create_views_duckdb(connection, SCHEMA)
-        assert read_tables(connection, CURRENT_VIEWS) == expected  # exact before any compaction
         latest = connection.execute(f'SELECT MAX(_ingested_at) FROM "{SCHEMA}"."{CHANGELOG_TABLE}"').fetchone()[0]
+        set_duckdb_now(connection, latest)  # the views' "now" (BigQuery's CURRENT_TIMESTAMP())
+        assert read_tables(connection, CURRENT_VIEWS) == expected  # exact before any compaction
         now = max(latest, datetime.now(timezone.utc)) + timedelta(seconds=DEFAULT_SETTLE_SECONDS + 1)
         compacted = compact_duckdb(connection, SCHEMA, now)
         assert read_tables(connection, {name: name for name in ORACLE_COLUMNS}) == expected

@@ -10,7 +10,6 @@ from apache_beam.internal import pickler
 from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.utils import proto_utils
 from hcl2 import SerializationOptions
-
 from sample_events import snapshot
 
 from beam_pipelines.launcher import run

@@ -1,14 +1,25 @@
-"""The arithmetic of bench.bigquery_cost, on a synthetic shape (no generator, no BigQuery)."""
+"""The arithmetic of bench.bigquery_cost, on a synthetic shape (no BigQuery), and the facts about the implemented
+compaction script and views that the model relies on (so a change to them fails here until the model follows)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from decimal import Decimal
+
 import pytest
 
+from beam_pipelines.sinks.compaction_sql import (
+    DEFAULT_OVERLAP_SECONDS,
+    DEFAULT_SETTLE_SECONDS,
+    CompactionSql,
+    bigquery_dialect,
+)
 from bench import bigquery_cost as cost
-from schemas import ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, table_schema
+from schemas import CHANGELOG_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, table_schema
 from schemas.types import standard_type
 
 MiB = cost.MiB
+TS = "order_purchase_timestamp"
 
 
 def synthetic_shape(lag_pmf=(0.5, 0.5)) -> cost.Shape:
@@ -18,12 +29,19 @@ def synthetic_shape(lag_pmf=(0.5, 0.5)) -> cost.Shape:
                 for c in table_schema(table).columns}
         for table in cost.TABLES
     }  # fmt: skip
+    widths[CHANGELOG_TABLE] = {
+        **widths[ORDERS],
+        "items": sum(widths[ORDER_ITEMS].values()),
+        "payments": sum(widths[ORDER_PAYMENTS].values()),
+        "_dead_letter_id": 12.0,
+    }
     return cost.Shape(
         column_bytes=widths,
         lines_per_order={ORDER_ITEMS: 1.0, ORDER_PAYMENTS: 1.0},
         events_per_order=4.0,
         message_bytes=1000.0,
         parameter_bytes_per_snapshot=2000.0,
+        changelog_json_bytes=1500.0,
         lag_pmf=tuple(lag_pmf),
         string_lengths={"order_id": 10.0},
         sample_orders=10,
@@ -40,41 +58,164 @@ def test_partition_counts_of_a_batch():
     assert cost.distinct_days(pmf, 10**9) == pytest.approx(2.0)
 
 
-def test_every_table_referenced_and_every_statement_bills_at_least_10_mb():
+def test_every_table_referenced_and_every_query_bills_at_least_10_mb_control_statements_nothing():
     flush = cost.Flush(
-        [cost.Statement("s", {"a": 1.0, "b": 20 * MiB}), cost.Statement("t", {})], scanned_days=1, updated_days=1
+        [
+            cost.Statement("s", {"a": 1.0, "b": 20 * MiB}),
+            cost.Statement("t", {}),
+            cost.Statement("BEGIN", {}, control=True),
+        ],
+        scanned_days=1,
+        updated_days=1,
     )
-    assert [flush.billed(s) for s in flush.statements] == [30 * MiB, 10 * MiB]
+    assert [flush.billed(s) for s in flush.statements] == [30 * MiB, 10 * MiB, 0.0]
     assert flush.total == 40 * MiB
 
 
-def test_todays_line_statements_bill_the_whole_line_table_and_pruning_only_touched_days():
+def test_unpartitioned_line_statements_bill_the_whole_line_table_and_partitioned_only_touched_days():
     shape = synthetic_shape()
     tables = cost.Tables(orders=1e8, days=100)
-    item_row = shape.width(ORDER_ITEMS)
+    item_row = shape.width(ORDER_ITEMS)  # today's schema: order_purchase_timestamp included
 
     def item_merge(layout):
         flush = cost.flush_statements(shape, tables, layout, snapshots=1000)
         return next(s for s in flush.statements if s.name.startswith(f"MERGE {ORDER_ITEMS}")).reads[ORDER_ITEMS]
 
-    whole = 1e8 * item_row  # t: every column of the unpartitioned table
-    referenced = 1e8 * shape.width(ORDER_ITEMS, ("order_id", "order_item_id", "_sequence"))  # q
-    assert item_merge(cost.TODAY) == pytest.approx(whole + referenced)
-    per_day = 1e6 * (item_row + 8)  # partitioned lines carry order_purchase_timestamp
-    q_per_day = 1e6 * shape.width(ORDER_ITEMS, ("order_id", "order_item_id", "_sequence"))
+    key = ("order_id", "order_item_id", "_sequence")
+    whole = 1e8 * (item_row - 8)  # t: every column of the unpartitioned table, as before abb3617
+    assert item_merge(cost.UNPRUNED) == pytest.approx(whole + 1e8 * shape.width(ORDER_ITEMS, key))
+    per_day = 1e6 * item_row
+    q_per_day = 1e6 * shape.width(ORDER_ITEMS, (*key, TS))  # the predicate references the partition column
     assert item_merge(cost.ALL_IN) == pytest.approx(2 * (per_day + q_per_day))  # both lag days touched
-    today, pruned = (cost.flush_statements(shape, tables, lo, 1000).total for lo in (cost.TODAY, cost.ALL_IN))
-    assert pruned < today / 10
+    unpruned, pruned = (cost.flush_statements(shape, tables, lo, 1000).total for lo in (cost.UNPRUNED, cost.ALL_IN))
+    assert pruned < unpruned / 10
 
 
 def test_orders_merge_bills_referenced_columns_scanned_plus_updated_partitions():
     shape = synthetic_shape()
     tables = cost.Tables(orders=1e6, days=10)
-    flush = cost.flush_statements(shape, tables, cost.TODAY, snapshots=10**6)
+    flush = cost.flush_statements(shape, tables, cost.UNPRUNED, snapshots=10**6)
     merge = next(s for s in flush.statements if s.name.startswith("MERGE orders"))
     q = 1e6 * shape.width(ORDERS, ("order_id", "_sequence"))  # all 10 partitions scanned
     t = 1e5 * 2 * shape.width(ORDERS)  # the 2 partitions the batch's orders are in
     assert merge.reads[ORDERS] == pytest.approx(q + t)
+
+
+def test_rows_parameter_is_an_array_of_structs_typed_from_the_schema():
+    schema = table_schema(ORDER_PAYMENTS)
+    samples = {
+        "STRING": "x",
+        "INT64": 1,
+        "NUMERIC": Decimal("1.25"),
+        "TIMESTAMP": datetime(2026, 1, 1, tzinfo=timezone.utc),
+    }
+    row = {c.name: samples[standard_type(c.type)] for c in schema.columns}
+    parameter = cost.rows_parameter(ORDER_PAYMENTS, schema, [row, row]).to_api_repr()
+    assert parameter["name"] == ORDER_PAYMENTS
+    assert parameter["parameterType"]["type"] == "ARRAY"
+    struct = parameter["parameterType"]["arrayType"]
+    assert struct["type"] == "STRUCT"
+    assert [f["name"] for f in struct["structTypes"]] == list(schema.column_names)
+    assert len(parameter["parameterValue"]["arrayValues"]) == 2
+
+
+def test_measured_changelog_rows_are_the_json_rows_the_sink_sends():
+    shape = cost.measure_shape(orders=30, seed=7)
+    # the nested lines of a changelog row weigh what the line tables' rows of that snapshot weigh
+    assert shape.width(CHANGELOG_TABLE, ["items"]) == pytest.approx(shape.order_bytes(ORDER_ITEMS))
+    assert shape.width(CHANGELOG_TABLE, ["payments"]) == pytest.approx(shape.order_bytes(ORDER_PAYMENTS))
+    assert shape.width(CHANGELOG_TABLE, table_schema(ORDERS).column_names) == pytest.approx(shape.width(ORDERS))
+    # _dead_letter_id = pubsub:<16 digits>:<16 hex>, as a Pub/Sub message gives it
+    assert shape.width(CHANGELOG_TABLE, ["_dead_letter_id"]) == 2 + len("pubsub:") + 16 + 1 + 16
+    assert shape.changelog_json_bytes > shape.changelog_row_bytes > shape.width(ORDERS)
+
+
+# --- design C: the model follows the implemented compaction ---------------------------------------------------------
+
+
+def script() -> list[str]:
+    return CompactionSql(bigquery_dialect("p", "d")).statements()
+
+
+def test_the_modelled_compaction_lists_the_scripts_statements_in_order():
+    run = cost.compaction_statements(synthetic_shape(), cost.Tables(1e8, 100), interval_s=3600)
+    kinds = [cost.statement_kind(s) for s in script()]
+    assert [s.kind for s in run.statements] == kinds
+    assert len(run.statements) == len(script())
+    assert kinds.count("MERGE orders") == 1
+    assert sum(k.startswith(("MERGE", "DELETE")) for k in kinds) == sum(s.is_dml for s in run.statements) == 5
+
+
+def test_the_model_refuses_a_script_it_does_not_follow(monkeypatch):
+    monkeypatch.setattr(cost, "compaction_script", lambda: script()[:-2] + script()[-1:])
+    with pytest.raises(RuntimeError, match="compaction script changed"):
+        cost.compaction_statements(synthetic_shape(), cost.Tables(1e8, 100), interval_s=3600)
+
+
+def test_the_scripts_reads_and_filters_are_the_ones_modelled():
+    by_kind = {cost.statement_kind(s): s for s in script()}
+    tail = by_kind["CREATE TEMP TABLE compaction_tail"]
+    # the tail is bounded by script variables (they prune the changelog's partitions)
+    assert "_ingested_at >= compaction_since AND _ingested_at < compaction_until" in tail
+    # the stored versions: four columns of orders, no purchase-date filter (the whole table)
+    stored = by_kind["CREATE TEMP TABLE compaction_stored"]
+    assert f"SELECT order_id, _sequence, _event_id, {TS} FROM `p.d.orders` WHERE order_id IN" in stored
+    assert "BETWEEN" not in stored
+    # every write is pruned by a BETWEEN range (not an IN list) on each table it references
+    for kind in ("MERGE orders", "MERGE order_items", "DELETE order_items", "MERGE order_payments"):
+        assert f"t.{TS} BETWEEN partition_lo AND partition_hi" in by_kind[kind]
+    assert by_kind["MERGE order_items"].count("BETWEEN partition_lo AND partition_hi") == 2  # target and orders
+    assert (
+        "NOT EXISTS (SELECT 1 FROM `p.d.order_events_dead_letter` AS x WHERE x.dead_letter_id"
+        in (by_kind["INSERT order_events_dead_letter"])
+    )
+    # the changelog: partitioned by _ingested_at, kept 7 days; the views bound their tail by a subquery
+    changelog = table_schema(CHANGELOG_TABLE)
+    assert (changelog.partition_field, changelog.partition_expiration_days) == ("_ingested_at", 7)
+    assert cost.Workload().changelog_retention_days == 7
+    view = CompactionSql(bigquery_dialect("p", "d")).view_query(ORDERS)
+    assert "_ingested_at >= COALESCE(TIMESTAMP_SUB((SELECT MAX(compacted_until)" in view
+    assert "FROM `p.d.orders` AS o WHERE o.order_id = w.order_id" in view  # the NOT EXISTS on all of orders
+
+
+def test_one_compaction_bills_the_tail_the_whole_stored_versions_and_the_pruned_writes():
+    shape = synthetic_shape()
+    tables = cost.Tables(orders=1e8, days=100)  # 1M orders a day, 4 snapshots each
+    run = cost.compaction_statements(shape, tables, interval_s=3600)
+    reads = {s.kind: s.reads for s in run.statements}
+    events_per_s = 1e6 * 4 / cost.DAY
+    window = 3600 + DEFAULT_OVERLAP_SECONDS
+    assert run.tail_rows == pytest.approx(events_per_s * window)
+    hours = (window + DEFAULT_SETTLE_SECONDS) / 3600 + 12  # DAY partitions: half a day before the window
+    assert run.scanned_hours == pytest.approx(hours)
+    assert reads["CREATE TEMP TABLE compaction_tail"][CHANGELOG_TABLE] == pytest.approx(
+        events_per_s * hours * 3600 * shape.changelog_row_bytes
+    )
+    assert reads["CREATE TEMP TABLE compaction_stored"][ORDERS] == pytest.approx(
+        1e8 * shape.width(ORDERS, ("order_id", "_sequence", "_event_id", TS))
+    )
+    assert (run.scanned_days, run.updated_days) == (pytest.approx(2.0), pytest.approx(2.0))
+    q = 2e6 * shape.width(ORDERS, ("order_id", "_sequence", TS))
+    assert reads["MERGE orders"][ORDERS] == pytest.approx(q + 2e6 * shape.width(ORDERS))
+    assert sum(run.billed(s) for s in run.statements if s.control) == 0
+    longer = cost.compaction_statements(shape, tables, interval_s=4 * 3600)
+    assert longer.total < 1.2 * run.total  # a run costs about the same whatever it folds
+
+
+def test_design_c_is_priced_as_implemented_insert_all_with_the_write_api_as_the_saving():
+    shape, prices, limits, work = synthetic_shape(), cost.Prices(), cost.Limits(), cost.Workload()
+    assert cost.insert_all_row_bytes(shape, prices) == 1500.0  # the JSON sent, above the 1 KB minimum
+    rows = cost.designs(100, shape, prices, limits, work)
+    c = [d for d in rows if d.design.startswith("C")]
+    assert [d.interval for d in c] == [f"{m} min" for m in work.compaction_minutes]
+    events_per_s = 100 * shape.events_per_order
+    insert_all = cost.per_million(events_per_s * 1500.0 / cost.GiB * prices.insert_all_per_gib, 100)
+    assert all(d.ingest_usd_per_m == pytest.approx(insert_all) for d in c)
+    assert all("Storage Write API instead" in d.note for d in c)
+    tables = cost.Tables(100 * cost.DAY * work.history_days, work.history_days)
+    run = cost.compaction_statements(shape, tables, 3600, limits, work)
+    hourly = next(d for d in c if d.interval == "60 min")
+    assert hourly.query_usd_per_m == pytest.approx(cost.per_million(cost.query_usd(run.total, prices) / 3600, 100))
 
 
 def test_section_replaces_only_its_own_markers(tmp_path, capsys):
@@ -85,7 +226,9 @@ def test_section_replaces_only_its_own_markers(tmp_path, capsys):
     assert first.startswith("# Benchmarks\n\nkept before\n\n<!-- other:begin -->\nother\n<!-- other:end -->\n")
     assert first.count(cost.MARK_BEGIN) == first.count(cost.MARK_END) == 1
     assert first.rstrip().endswith(cost.MARK_END)
-    assert "### 3. Recommendation" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "### 3. Recommendation" in out and "### 1b. What one compaction scans" in out
+    assert "C is implemented and is the default" in out
     path.write_text(first + "\nafter\n")
     cost.main(["--write", str(path)], measure=lambda orders, seed: synthetic_shape())
     assert path.read_text() == first + "\nafter\n"

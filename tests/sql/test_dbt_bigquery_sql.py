@@ -6,9 +6,13 @@ here offline through tests/sql/offline_dbt_compile.py (dbt-bigquery's client rep
 node with no table existing yet (full-refresh SQL), then the incremental models as if their table existed (the
 ``is_incremental()`` branch). The committed dbt/profiles.yml is used as is (DBT_BIGQUERY_* variables).
 
-The catalog starts with the sources (schemas/bigquery/*.json under the names dbt's sources compile to); each
-model, analyzed in dependency order, adds its output columns under its own relation name, so the next model
-resolves it. Not analyzed: the statements dbt-bigquery's materializations wrap around a model at run time
+The catalog starts with the raw dataset as the pipeline leaves it: every table of schemas/bigquery/*.json, and the
+``*_current`` views, created by analyzing their CREATE VIEW statements (beam_pipelines/sinks/compaction_sql.py),
+so each view has the columns its query returns. On BigQuery dbt's sources read orders, order_items and
+order_payments through those views (the compacted tables lag the changelog by up to an hour); on DuckDB, where
+the pipeline upserts the tables, they read the tables (checked by a parse of the local target). Each model,
+analyzed in dependency order, adds its output columns under its own relation name, so the next model resolves
+it. Not analyzed: the statements dbt-bigquery's materializations wrap around a model at run time
 (CREATE OR REPLACE TABLE/VIEW ... AS, the incremental MERGE), and dbt's unit tests (fixtures rendered only by
 `dbt test`).
 """
@@ -25,35 +29,45 @@ from pathlib import Path
 
 import pytest
 from zetasql.core.local_service import ZetaSqlLocalService
-from zetasql_catalog import BigQueryCatalog, SqlAnalysisError, output_columns, table_columns
+from zetasql_catalog import BigQueryCatalog, SqlAnalysisError, output_columns, table_columns, type_name
 
-from schemas import table_schema
+from beam_pipelines.sinks.compaction_sql import CompactionSql, bigquery_dialect
+from schemas import CURRENT_VIEWS, UPSERTED_TABLES, table_names, table_schema
 from warehouse.dbt_runner import DBT_PROJECT_DIR
 
 OFFLINE_COMPILE = Path(__file__).resolve().parent / "offline_dbt_compile.py"
 PROJECT, DATASET, RAW_DATASET = "offline-project", "orders_analytics", "orders_rt"
 
 
-def offline_compile(work: Path, *dbt_args: str, existing_relations: bool = False) -> dict:
-    """Run the offline compile from dbt/ with the committed profile; its manifest."""
+def offline_compile(
+    work: Path,
+    *dbt_args: str,
+    existing_relations: bool = False,
+    target_name: str = "bigquery",
+    command: str = "compile",
+) -> dict:
+    """Run the offline compile (or another dbt command) from dbt/ with the committed profile; its manifest."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DBT_", "ORDERS_RT_"))}
     env.update(
-        DBT_TARGET="bigquery",
+        DBT_TARGET=target_name,
         DBT_BIGQUERY_PROJECT=PROJECT,
         DBT_BIGQUERY_DATASET=DATASET,
+        # The local target's file: never opened by a parse.
+        DBT_DUCKDB_PATH=str(work / "not-opened.duckdb"),
         ORDERS_RT_SCHEMA=RAW_DATASET,
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DO_NOT_TRACK="1",
     )
     target = work / "target"
-    command = [sys.executable, str(OFFLINE_COMPILE), *(["--existing-relations"] if existing_relations else [])]
-    command += ["compile", "--profiles-dir", ".", "--target", "bigquery", "--no-populate-cache"]
-    command += ["--target-path", str(target), "--log-path", str(work / "logs"), *dbt_args]
+    arguments = [sys.executable, str(OFFLINE_COMPILE), *(["--existing-relations"] if existing_relations else [])]
+    arguments += [command, "--profiles-dir", ".", "--target", target_name]
+    arguments += ["--no-populate-cache"] if command == "compile" else []
+    arguments += ["--target-path", str(target), "--log-path", str(work / "logs"), *dbt_args]
     result = subprocess.run(
-        command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False, timeout=600
+        arguments, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False, timeout=600
     )
     if result.returncode != 0:
-        pytest.fail(f"offline dbt compile failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        pytest.fail(f"offline dbt {command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return json.loads((target / "manifest.json").read_text())
 
 
@@ -86,9 +100,9 @@ def dbt_bigquery_sql(tmp_path_factory: pytest.TempPathFactory, zetasql: ZetaSqlL
     manifest = offline_compile(work)
     incremental = offline_compile(work, "--select", "config.materialized:incremental", existing_relations=True)
     result = DbtAnalysis(manifest, incremental)
-    for source in manifest["sources"].values():
-        parts = [source["database"], source["schema"], source["identifier"]]
-        result.catalog.add_table(parts, table_columns(table_schema(source["name"])))
+    result.catalog.add_schema_tables(PROJECT, RAW_DATASET, [table_schema(name) for name in table_names()])
+    views = CompactionSql(bigquery_dialect(PROJECT, RAW_DATASET)).views()
+    result.catalog.analyze_script(";\n".join(views.values()))  # CREATE VIEW: each view joins the catalog
 
     models = result.nodes("model")
     order = TopologicalSorter({key: [d for d in n["depends_on"]["nodes"] if d in models] for key, n in models.items()})
@@ -129,9 +143,39 @@ def test_every_data_test_analyzes(dbt_bigquery_sql: DbtAnalysis) -> None:
     assert {key: message for key, message in dbt_bigquery_sql.failures.items() if key in tests} == {}
 
 
-def test_sources_compile_to_the_pipeline_tables(dbt_bigquery_sql: DbtAnalysis) -> None:
-    names = {s["relation_name"] for s in dbt_bigquery_sql.manifest["sources"].values()}
-    assert f"`{PROJECT}`.`{RAW_DATASET}`.`orders`" in names and len(names) == 7
+def test_sources_read_the_current_views_on_bigquery(dbt_bigquery_sql: DbtAnalysis) -> None:
+    sources = {s["name"]: s for s in dbt_bigquery_sql.manifest["sources"].values()}
+    assert len(sources) == 7
+    catalog = dbt_bigquery_sql.catalog
+    for name, source in sources.items():
+        identifier = CURRENT_VIEWS.get(name, name)  # the upserted tables through their views, the others as is
+        assert source["relation_name"] == f"`{PROJECT}`.`{RAW_DATASET}`.`{identifier}`"
+        # The relation exists in the raw dataset with the columns of the source's table.
+        columns = catalog.table_columns(f"{PROJECT}.{RAW_DATASET}.{identifier}")
+        assert columns is not None, source["relation_name"]
+        assert typed_columns(columns) == typed_columns(table_columns(table_schema(name)))
+
+
+def test_a_model_reading_a_view_resolves_it(dbt_bigquery_sql: DbtAnalysis) -> None:
+    models = {n["name"]: (key, n) for key, n in dbt_bigquery_sql.nodes("model").items()}
+    for table in UPSERTED_TABLES:
+        key, node = models[f"stg_orders_rt__{table}"]
+        assert f"`{PROJECT}`.`{RAW_DATASET}`.`{CURRENT_VIEWS[table]}`" in node["compiled_code"]
+        assert f"`{RAW_DATASET}`.`{table}`" not in node["compiled_code"]
+        assert key in dbt_bigquery_sql.analyzed
+
+
+def test_sources_read_the_tables_on_duckdb(tmp_path: Path) -> None:
+    """The local target has no changelog (the pipeline upserts the tables): its sources are the tables."""
+    manifest = offline_compile(tmp_path, target_name="local", command="parse")
+    names = {s["name"]: s["relation_name"] for s in manifest["sources"].values()}
+    for table in UPSERTED_TABLES:
+        assert names[table].endswith(f'."{RAW_DATASET}"."{table}"'), names[table]
+    assert not any("_current" in relation for relation in names.values())
+
+
+def typed_columns(columns) -> list[tuple[str, str]]:
+    return [(name, type_name(type_)) for name, type_ in columns]
 
 
 def test_a_model_reading_a_wrong_column_fails_the_analysis(dbt_bigquery_sql: DbtAnalysis) -> None:
