@@ -33,6 +33,7 @@ from typing import Any
 from beam_pipelines.sinks.compaction_sql import (
     DEFAULT_OVERLAP_SECONDS,
     DEFAULT_SETTLE_SECONDS,
+    DEFAULT_VIEW_WINDOW_SECONDS,
     NESTED,
     CompactionSql,
     bigquery_dialect,
@@ -63,9 +64,15 @@ HOUR = 3_600
 LOOKED_UP = "2026-11-23"
 TABLES = (ORDERS, *LINE_TABLES)
 PARTITION_COLUMN = "order_purchase_timestamp"
-#: order_snapshots is partitioned by _ingested_at with DAY granularity (create_missing_tables and Terraform both
-#: create every time-partitioned table with type DAY).
-CHANGELOG_PARTITION_HOURS = 24.0
+#: Hours per partition of a time-partitioning type (BigQuery's TimePartitioningType).
+PARTITION_TYPE_HOURS = {"HOUR": 1.0, "DAY": 24.0}
+#: order_snapshots is partitioned by _ingested_at with the granularity schemas/tables.json gives it (HOUR since
+#: 3f5fcbb; create_missing_tables and Terraform create it from the same TableSchema.partition_type).
+CHANGELOG_PARTITION_TYPE = table_schema(CHANGELOG_TABLE).partition_type
+CHANGELOG_PARTITION_HOURS = PARTITION_TYPE_HOURS[CHANGELOG_PARTITION_TYPE]
+#: error_kind of a dead letter, for the compaction's NOT EXISTS probe: the width of 'sequence_conflict' (ASSUMED
+#: for every dead letter; the other kinds are the validation's, of similar length).
+DEAD_LETTER_KIND_BYTES = 2.0 + len("sequence_conflict")
 #: Pub/Sub message ids are decimal numbers of about 16 digits; the measured changelog rows carry such an id in
 #: their _dead_letter_id (pubsub:<message_id>:<16 hex>), as in production.
 PUBSUB_MESSAGE_ID_BASE = 10**15
@@ -106,6 +113,9 @@ PAGES = {
     "pruning_variables": Source(
         "https://nbyinfinity.com/bq-pruning-optimisation",
         "stored copy undated ('Partition Pruning with Subqueries vs SQL Variables')",
+    ),
+    "read_twice": Source(
+        "https://boonepeter.github.io/posts/unnecessary_bigquery_optimization/", "stored copy undated"
     ),
     "clusters": Source("https://docs.cloud.google.com/bigquery/docs/querying-clustered-tables", "stored copy undated"),
     "clustered_intro": Source(
@@ -510,15 +520,17 @@ def flush_statements(
 
 
 _KIND = re.compile(
-    r"^(DECLARE|SET|BEGIN TRANSACTION|COMMIT TRANSACTION|CREATE OR REPLACE TEMP TABLE|MERGE INTO|DELETE FROM|"
-    r"INSERT INTO)\s*(`[^`]+`|\w+)?"
+    r"^(DECLARE|SET|BEGIN TRANSACTION|COMMIT TRANSACTION|CREATE TEMP TABLE|CREATE OR REPLACE TEMP TABLE|MERGE INTO|"
+    r"DELETE FROM|INSERT INTO)\s*(`[^`]+`|\w+)?"
 )
-_VERBS = {"CREATE OR REPLACE TEMP TABLE": "CREATE TEMP TABLE", "MERGE INTO": "MERGE", "DELETE FROM": "DELETE",
-          "INSERT INTO": "INSERT"}  # fmt: skip
+_VERBS = {"MERGE INTO": "MERGE", "DELETE FROM": "DELETE", "INSERT INTO": "INSERT"}
 
 
 def statement_kind(sql: str) -> str:
-    """What a statement of the compaction script is, e.g. ``MERGE order_items`` or ``DECLARE partition_lo``."""
+    """What a statement of the compaction script is, e.g. ``MERGE order_items``, ``DECLARE partition_lo`` or
+    ``CREATE TEMP TABLE compaction_tail``. The verb is kept as written: BigQuery's script says ``CREATE TEMP TABLE``
+    (``Dialect.create_temp``), so a script that went back to ``CREATE OR REPLACE TEMP TABLE`` no longer matches
+    the model."""
     match = _KIND.match(sql.strip())
     if match is None:
         return " ".join(sql.split()[:3])
@@ -541,14 +553,25 @@ class Compaction(Flush):
     interval_s: float = HOUR
     overlap_s: float = DEFAULT_OVERLAP_SECONDS
     tail_rows: float = 0.0  # changelog rows in [compaction_since, compaction_until): interval + overlap
-    scanned_hours: float = 0.0  # hours of changelog rows in the DAY partitions the tail read scans
+    scanned_hours: float = 0.0  # hours of changelog rows in the partitions the tail read scans
 
 
 def changelog_scan_hours(window_s: float, settle_s: float = DEFAULT_SETTLE_SECONDS) -> float:
-    """Expected hours of changelog rows in the partitions a read of [now - settle - window, now - settle) scans:
-    pruning keeps whole partitions, so it also reads the part of the first partition before the window (half a
-    partition on average) and the last ``settle`` seconds the current partition already holds."""
-    return (window_s + settle_s) / HOUR + CHANGELOG_PARTITION_HOURS / 2
+    """Expected hours of changelog rows in the partitions a read of [now - settle - window, now - settle) scans
+    (both bounds constants or script variables, so BigQuery prunes). Pruning keeps whole partitions of
+    CHANGELOG_PARTITION_HOURS: the first one also holds, on average, half a partition before the window, and the
+    one holding the upper bound also holds the rows already appended after it, up to ``now`` or its end: on
+    average ``settle - settle^2 / 2P`` for a partition of P seconds (the bound falls anywhere in it). The view's
+    read (``settle_s`` = 0, no upper bound) is its window plus half a partition."""
+    partition_s = CHANGELOG_PARTITION_HOURS * HOUR
+    after = settle_s - settle_s**2 / (2 * partition_s) if settle_s < partition_s else partition_s / 2
+    return (window_s + after) / HOUR + CHANGELOG_PARTITION_HOURS / 2
+
+
+def dead_letter_probe_bytes(shape: Shape) -> float:
+    """Bytes of one dead letter the compaction's NOT EXISTS probe reads: dead_letter_id and event_id (as wide as
+    the changelog's _dead_letter_id and _event_id) and error_kind (DEAD_LETTER_KIND_BYTES)."""
+    return shape.width(CHANGELOG_TABLE, ["_dead_letter_id", "_event_id"]) + DEAD_LETTER_KIND_BYTES
 
 
 def compaction_statements(
@@ -603,7 +626,7 @@ def compaction_statements(
         Statement("", {}, kind="BEGIN TRANSACTION", control=True),
         Statement(
             f"SELECT * FROM {CHANGELOG_TABLE} WHERE _ingested_at in [since, until): the interval + "
-            f"{overlap_s / 60:.0f} min overlap re-read; DAY partitions scanned",
+            f"{overlap_s / 60:.0f} min overlap re-read; whole {CHANGELOG_PARTITION_TYPE} partitions scanned",
             {CHANGELOG_TABLE: changelog_rows(events_per_s * hours * HOUR)},
             kind="CREATE TEMP TABLE compaction_tail",
         ),
@@ -687,10 +710,11 @@ def compaction_statements(
         ]
     statements += [
         Statement(
-            "SELECT FROM compaction_conflicts WHERE NOT EXISTS (same dead_letter_id): every id stored",
+            "SELECT FROM compaction_conflicts WHERE NOT EXISTS (same dead_letter_id, or same event_id and "
+            "error_kind 'sequence_conflict'): those three columns of every dead letter stored",
             {
                 "compaction_conflicts": 0.0,
-                DEAD_LETTER_TABLE: dead_letters * shape.width(CHANGELOG_TABLE, ["_dead_letter_id"]),
+                DEAD_LETTER_TABLE: dead_letters * dead_letter_probe_bytes(shape),
             },
             kind=f"INSERT {DEAD_LETTER_TABLE}",
         ),
@@ -950,42 +974,83 @@ READS = (
 DEFAULT_COMPACTION_MINUTES = 60
 #: Changelog columns every *_current view reads for its tail (QUALIFY ROW_NUMBER() ... and the NOT EXISTS).
 TAIL_KEY = ("order_id", "_sequence", "_ingested_at", "_event_id")
+#: Columns of a compacted table each *_current view's NOT EXISTS compares with the tail (and of all of orders).
+VERSION_KEY = ("order_id", "_sequence")
 
 
-def reader_bytes(shape: Shape, tables: Tables, lines_filtered: bool, limits: Limits) -> float:
-    """Bytes billed by one refresh of the four rt_* views on the compacted tables. ``lines_filtered``: the views
-    filter the (now partitioned) line tables on the same window as orders (today they read the whole tables)."""
-    by_view: dict[str, dict[str, float]] = {}
+@dataclass(frozen=True)
+class ReaderRefresh:
+    """Bytes billed by one refresh of the four rt_* views (four queries, READS), each table billed once per query
+    for the union of the columns and partitions its references read, with the 10 MB minimum per table."""
+
+    compacted: float  # the rt_* models on the compacted tables
+    tail: float  # through the *_current views: their changelog tails
+    not_exists: float  # through the *_current views: what their NOT EXISTS add on the compacted tables
+    tail_hours: float  # hours of changelog rows in the partitions a view's tail read scans
+
+    @property
+    def current(self) -> float:
+        """The rt_* models through the exact *_current views."""
+        return self.compacted + self.tail + self.not_exists
+
+
+def view_tail_hours(window_s: float = DEFAULT_VIEW_WINDOW_SECONDS) -> float:
+    """Hours of changelog rows a *_current view scans. Its tail has two lower bounds: the constant window
+    ``now - window_s`` (prunes: whole partitions from the one holding that instant) and the last compacted_until
+    minus the overlap (a subquery: exact, but BigQuery does not prune on it). So the scan is the window plus half
+    a partition on average, whenever the last compaction ran."""
+    return changelog_scan_hours(window_s, settle_s=0)
+
+
+def reader_refresh(
+    shape: Shape, tables: Tables, lines_filtered: bool, limits: Limits, tail_hours: float | None = None
+) -> ReaderRefresh:
+    """One refresh of the rt_* views on the compacted tables and through ``*_current``. ``lines_filtered``: the
+    models filter the (partitioned) line tables on the same window as orders (today they read them whole).
+    Through the views, each view reference adds: its tail (TAIL_KEY and the reader's columns of ``tail_hours`` of
+    changelog rows; nested fields for the line views), ``order_id``, ``_sequence`` of the compacted table it reads
+    over the reader's partitions (first branch's NOT EXISTS) and ``order_id``, ``_sequence`` of the whole ``orders``
+    table (second branch's NOT EXISTS)."""
+    tail_hours = view_tail_hours() if tail_hours is None else tail_hours
     windows = {view: days for view, table, _, days in READS if table == ORDERS}
+    compacted: dict[str, dict[str, dict[str, float]]] = {}  # view -> table -> column -> days read
+    current: dict[str, dict[str, dict[str, float]]] = {}
+    changelog: dict[str, set[tuple[str, str]]] = {}  # view -> (line table or "", column) of the changelog read
+
+    def read(reads: dict, view: str, table: str, columns: Iterable[str], days: float) -> None:
+        by_column = reads.setdefault(view, {}).setdefault(table, {})
+        for column in columns:
+            by_column[column] = max(by_column.get(column, 0.0), days)
+
     for view, table, columns, days in READS:
         window = days if days is not None else (windows[view] if lines_filtered else tables.days)
-        read = shape.order_bytes(table, columns) * tables.orders_per_day * min(window, tables.days)
-        by_view.setdefault(view, {})[table] = read
-    return sum(sum(max(b, limits.min_billed_per_table) for b in reads.values()) for reads in by_view.values())
+        window = min(window, tables.days)
+        read(compacted, view, table, columns, window)
+        read(current, view, table, (*columns, *VERSION_KEY), window)
+        read(current, view, ORDERS, VERSION_KEY, tables.days)
+        nested = {("", c) for c in columns} if table == ORDERS else {(table, c) for c in columns}
+        changelog.setdefault(view, set()).update({("", c) for c in TAIL_KEY} | nested)
 
+    def billed(reads: dict[str, dict[str, dict[str, float]]]) -> float:
+        return sum(
+            max(
+                sum(shape.order_bytes(t, [c]) * tables.orders_per_day * d for c, d in by_column.items()),
+                limits.min_billed_per_table,
+            )
+            for by_table in reads.values()
+            for t, by_column in by_table.items()
+        )
 
-def current_views_extra_bytes(shape: Shape, tables: Tables, tail_hours: float) -> float:
-    """What reading the rt_* views' tables through ``*_current`` adds to one refresh: each view reads
-    ``tail_hours`` of changelog rows (its tail CTE: the key columns and the reader's columns, nested ones for the
-    line views) and, for its second branch's NOT EXISTS, order_id and _sequence of the whole orders table."""
     rows = tables.orders_per_day / DAY * shape.events_per_order * tail_hours * HOUR
-    total = 0.0
-    for _, table, columns, _ in READS:
-        if table == ORDERS:
-            per_row = shape.width(CHANGELOG_TABLE, sorted({*TAIL_KEY, *columns}))
-        else:
-            per_row = shape.width(CHANGELOG_TABLE, TAIL_KEY) + shape.order_bytes(table, columns)
-        total += rows * per_row + tables.orders * shape.width(ORDERS, ("order_id", "_sequence"))
-    return total
-
-
-def view_tail_hours(work: Workload, minutes: float | None) -> float:
-    """Hours of changelog rows a *_current view scans: as implemented, every partition the changelog keeps (its
-    lower bound is a subquery, which does not prune); with a bound BigQuery could prune on, the DAY partitions
-    holding the tail not yet compacted (on average half an interval, plus settle and overlap)."""
-    if minutes is None:
-        return work.changelog_retention_days * 24
-    return changelog_scan_hours(minutes * 60 / 2 + DEFAULT_OVERLAP_SECONDS)
+    tail = sum(
+        max(
+            rows * sum(shape.width(CHANGELOG_TABLE, [c]) if not t else shape.order_bytes(t, [c]) for t, c in cols),
+            limits.min_billed_per_table,
+        )
+        for cols in changelog.values()
+    )
+    base = billed(compacted)
+    return ReaderRefresh(base, tail, billed(current) - base, tail_hours)
 
 
 # --- the section ----------------------------------------------------------------------------------------------------
@@ -1057,8 +1122,9 @@ def question1(shape: Shape, prices: Prices, limits: Limits, work: Workload) -> l
         "little because every MERGE/DELETE on unpartitioned line tables bills the whole table (the DML rule's t "
         f"term), twice each. With the lines partitioned (today's tables) and the predicate on every table the flush "
         f"bills {size(pruned)} ({unpruned / pruned:,.0f}x less). The predicate must be a constant for BigQuery to "
-        "prune (query parameters or script variables, not a subquery), and it is safe only because an order's "
-        "`order_purchase_timestamp` never changes (otherwise MERGE would insert a second row).",
+        "prune (query parameters or script variables, not a subquery), and a predicate taken from the batch is safe "
+        "only if an order's `order_purchase_timestamp` never changes (otherwise MERGE would insert a second row; "
+        "the compaction takes its range from the stored rows as well, see 1b).",
         "",
     ]
     return lines + compaction_section(shape, prices, limits, work)
@@ -1106,12 +1172,16 @@ def compaction_section(shape: Shape, prices: Prices, limits: Limits, work: Workl
         "daily partitions); the changelog receives the snapshots of the tables' purchase rate "
         f"({shape.events_per_order:.1f} per order). Each run reads the changelog rows of [last `compacted_until` "
         f"- {DEFAULT_OVERLAP_SECONDS / 60:.0f} min overlap, now - {DEFAULT_SETTLE_SECONDS / 60:.0f} min settle): "
-        "one interval plus the previous hour re-read. `order_snapshots` is partitioned by `_ingested_at` DAY, so "
-        "that read scans whole days: on average half a day before the window as well. Script variables "
-        "(`compaction_since`, `partition_lo/hi`) are constants for pruning; the stored-versions read has no "
-        "filter on purchase dates (they are not known yet) and scans four columns of the whole `orders` table. "
-        f"The NOT EXISTS probe reads every `dead_letter_id` stored ({work.dead_letter_fraction:.0%} of messages "
-        "dead-lettered, kept forever: ASSUMED).",
+        f"one interval plus the previous hour re-read. `order_snapshots` is partitioned by `_ingested_at` "
+        f"{CHANGELOG_PARTITION_TYPE}, so that read scans whole partitions: on average half a partition before the "
+        f"window and the rows appended after its end ({changelog_scan_hours(HOUR + DEFAULT_OVERLAP_SECONDS):.2f} h "
+        "of rows for a 60 min interval). Script variables (`compaction_since`, `partition_lo/hi`) are constants "
+        "for pruning; the stored-versions read has no filter on purchase dates (left out so that the run stays "
+        "correct even if an order's purchase timestamp changed) and scans four columns of the whole `orders` "
+        "table. The dead-letter NOT EXISTS probes (same `dead_letter_id`; same `event_id` with `error_kind` "
+        "'sequence_conflict': two equality anti-joins, billed once per table) read those three columns of every "
+        "dead letter stored "
+        f"({work.dead_letter_fraction:.0%} of messages dead-lettered, kept forever: ASSUMED).",
         "",
         *table(["Statement of the script", *header], rows),
         "",
@@ -1121,7 +1191,8 @@ def compaction_section(shape: Shape, prices: Prices, limits: Limits, work: Workl
         f"{big[-1].updated_days:.0f} daily partitions of the three tables whether the run folds 15 or 60 minutes of "
         "snapshots, and the stored-versions read scans the whole `orders` table every run: the cost of a run "
         "hardly depends on its interval, so the cost per order falls with the interval. The changelog read is "
-        "small, even though DAY partitions make it scan about 12 hours more than the window.",
+        f"small: {CHANGELOG_PARTITION_TYPE} partitions keep its overscan to about "
+        f"{CHANGELOG_PARTITION_HOURS / 2 * 60:.0f} minutes.",
         "",
     ]
 
@@ -1187,38 +1258,57 @@ def question2(shape: Shape, prices: Prices, limits: Limits, work: Workload) -> l
 def readers(shape: Shape, prices: Prices, limits: Limits, work: Workload) -> list[str]:
     refreshes_per_s = 1 / work.reader_refresh_s
     rows = []
-    minutes = DEFAULT_COMPACTION_MINUTES
     for rate in (100, 10_000):
         tables = Tables(rate * DAY * work.history_days, work.history_days)
-        base = {f: reader_bytes(shape, tables, f, limits) for f in (False, True)}
-        extra = {m: current_views_extra_bytes(shape, tables, view_tail_hours(work, m)) for m in (None, minutes)}
+        whole, filtered = (reader_refresh(shape, tables, f, limits) for f in (False, True))
 
-        def cell(b: float, sign: str = "", rate: float = rate) -> str:
-            return f"{sign}{size(b)} · {sign}{usd(per_million(query_usd(b, prices) * refreshes_per_s, rate))}"
+        def cell(b: float, rate: float = rate) -> str:
+            return (
+                f"{size(b)} · {usd(query_usd(b, prices))} · "
+                f"{usd(per_million(query_usd(b, prices) * refreshes_per_s, rate))}"
+            )
 
-        rows.append([f"{rate:,}/s", cell(base[False]), cell(base[True]), *(cell(b, "+") for b in extra.values())])
+        rows.append(
+            [
+                f"{rate:,}/s",
+                cell(whole.compacted),
+                cell(filtered.compacted),
+                cell(whole.tail),
+                cell(whole.not_exists),
+                f"**{cell(whole.current)}**",
+                cell(filtered.current),
+            ]
+        )
     per_order = sum(shape.order_bytes(t) for t in TABLES)
     changelog = shape.changelog_row_bytes * shape.events_per_order
     retention = work.changelog_retention_days
+    window_h = DEFAULT_VIEW_WINDOW_SECONDS / HOUR
     return [
-        f"Real-time readers: one refresh of the four `rt_*` views every {work.reader_refresh_s:.0f} s (bytes per "
-        "refresh · $/M orders). dbt's `rt_*` models read `orders` through their purchase-date windows (30, 30, 90 "
-        "and 2 days) and the whole line tables through the `int_*_summed` views, although these are partitioned "
-        "now. On the compacted tables (`orders`, `order_items`, `order_payments`) that is the same in every "
-        f"design, and with C up to one interval + {DEFAULT_SETTLE_SECONDS // 60} min stale. Through C's exact "
-        "`*_current` views it is fresh, and each view adds its changelog tail and a NOT EXISTS against "
-        "`order_id`, `_sequence` of the whole `orders` table. As implemented the tail's lower bound is a subquery "
-        "(`MAX(compacted_until)` of `compaction_runs`), which BigQuery does not prune on: every view scans all "
-        f"{retention:.0f} days the changelog keeps. With a bound it can prune on it would scan the DAY partitions "
-        f"of the uncompacted tail only ({minutes} min compaction):",
+        f"Real-time readers: one refresh of the four `rt_*` views every {work.reader_refresh_s:.0f} s (bytes "
+        "billed per refresh · $ per refresh · $/M orders). dbt's `rt_*` models read `orders` through their "
+        "purchase-date windows (30, 30, 90 and 2 days) and the whole line tables through the `int_*_summed` views, "
+        "although these are partitioned now. On the compacted tables (`orders`, `order_items`, `order_payments`) "
+        f"that is the same in every design, and with C up to one compaction interval + "
+        f"{DEFAULT_SETTLE_SECONDS // 60} min settle (+ the run) stale. Through C's exact `*_current` views it is "
+        "fresh, and each view a model reads adds (a) its changelog tail: the views bound it by a constant window "
+        f"`_ingested_at >= CURRENT_TIMESTAMP() - {DEFAULT_VIEW_WINDOW_SECONDS} s` ({window_h:.0f} h, which "
+        f"prunes the {CHANGELOG_PARTITION_TYPE} partitions) and by the last `compacted_until` minus the overlap "
+        "(a subquery on `compaction_runs`: it makes the view exact but does not prune), so a read scans "
+        f"{window_h:.0f} h + half a partition = {view_tail_hours():.1f} h of changelog rows whenever the last "
+        f"compaction ran (the views stay exact while it is younger than {window_h:.0f} h minus the "
+        f"{DEFAULT_OVERLAP_SECONDS // 60} min overlap); and (b) its NOT EXISTS reads: `order_id`, `_sequence` of "
+        "the compacted table over the model's partitions, and of the whole `orders` table (the tail's orders may "
+        "be of any purchase date), once per query:",
         "",
         *table(
             [
                 "Rate",
                 "compacted tables, lines read whole (dbt's models)",
                 "compacted tables, lines filtered on the window",
-                f"`*_current` adds, as implemented ({retention:.0f} days of changelog)",
-                f"`*_current` adds, tail bound prunable ({minutes} min)",
+                f"`*_current` adds (a): changelog tail, {view_tail_hours():.1f} h",
+                "`*_current` adds (b): NOT EXISTS on the compacted tables (all of `orders`)",
+                "**through `*_current`, dbt's models**",
+                "through `*_current`, lines filtered",
             ],
             rows,
         ),
@@ -1248,23 +1338,21 @@ def recommendation(shape: Shape, prices: Prices, limits: Limits, work: Workload)
     fitting = [m for m in work.compaction_minutes if c_fast[m].keeps_up == "yes"]
     d60_slow, d60_fast = find(slow, "D", default), find(fast, "D", default)
     events_slow = 100 * shape.events_per_order
-    slow_tables = Tables(100 * DAY * work.history_days, work.history_days)
+    slow_tables, fast_tables = (Tables(r * DAY * work.history_days, work.history_days) for r in (100, 10_000))
     run = compaction_statements(shape, slow_tables, DEFAULT_COMPACTION_MINUTES * 60, limits, work)
     dml_share = sum(run.billed(s) for s in run.statements if s.is_dml) / run.total
-    stored = next(s for s in run.statements if s.kind == "CREATE TEMP TABLE compaction_stored")
-    stored_share = run.billed(stored) / run.total
+    stored_share, stored_share_fast = (
+        stored_versions_share(compaction_statements(shape, t, DEFAULT_COMPACTION_MINUTES * 60, limits, work))
+        for t in (slow_tables, fast_tables)
+    )
     fits = limits.request_bytes / shape.parameter_bytes_per_snapshot
     write_api = per_million(write_api_usd_per_s(events_slow, shape.changelog_row_bytes, prices), 100)
 
-    def readers_usd(b: float) -> float:
-        return per_million(query_usd(b, prices) / work.reader_refresh_s, 100)
+    def readers_usd(b: float, rate: float = 100) -> float:
+        return per_million(query_usd(b, prices) / work.reader_refresh_s, rate)
 
-    readers_today, readers_filtered = (readers_usd(reader_bytes(shape, slow_tables, f, limits)) for f in (False, True))
-    views_now, views_pruned = (
-        readers_usd(current_views_extra_bytes(shape, slow_tables, view_tail_hours(work, m)))
-        for m in (None, DEFAULT_COMPACTION_MINUTES)
-    )
-    anti_join = readers_usd(len(READS) * slow_tables.orders * shape.width(ORDERS, ("order_id", "_sequence")))
+    refresh, refresh_fast = (reader_refresh(shape, t, False, limits) for t in (slow_tables, fast_tables))
+    refresh_filtered = reader_refresh(shape, slow_tables, True, limits)
     limit = fastest_rate_compacted(shape, limits, work, DEFAULT_COMPACTION_MINUTES)
     if c60_fast.keeps_up == "yes":
         fast_text = f"it fits ({c60_fast.seconds_per_flush:,.0f} s)"
@@ -1298,15 +1386,22 @@ def recommendation(shape: Shape, prices: Prices, limits: Limits, work: Workload)
         f"{usd(c_slow[15].total)}/M, every 120 min {usd(c_slow[120].total)}/M. A run bills about the same "
         f"({size(run.total)} at this rate) however many snapshots it folds: its MERGE/DELETE statements rewrite "
         f"all columns of ≈{run.updated_days:.0f} daily partitions of the three tables ({dml_share:.0%} of the "
-        f"bytes) and its stored-versions read scans four columns of the whole `orders` table ({stored_share:.0%}).",
+        "bytes).",
+        "- **The remaining known cost item of a run is its stored-versions read**: `compaction_stored` scans "
+        "`order_id`, `_sequence`, `_event_id`, `order_purchase_timestamp` of the whole `orders` table every run, "
+        f"{stored_share:.0%} of a {DEFAULT_COMPACTION_MINUTES}-minute run at 100 orders/s and "
+        f"{stored_share_fast:.0%} at 10,000 (a year of history). It is left unbounded on purpose: bounding it by "
+        "the tail's purchase dates would remove most of it, but the run would then miss the stored row of an "
+        "order whose purchase timestamp changed and insert a second one; the range `partition_lo/hi` the writes "
+        "prune to is taken from this read for the same reason.",
         f"- **Compaction interval: {DEFAULT_COMPACTION_MINUTES} min** (Terraform's default): its script fits its "
         f"interval up to ≈{round(limit, -2):,.0f} orders/s (a year of history). 15 min only if the compacted tables "
         f"themselves must be fresher, at {c_slow[15].query_usd_per_m / c60.query_usd_per_m:.1f}x the query cost "
-        "(readers of the `*_current` views are exact whatever the interval). At 10,000 orders/s a "
-        f"{DEFAULT_COMPACTION_MINUTES}-minute run is modelled at {fast_text}; or first bound the stored-versions "
-        "read by the tail's purchase "
-        "dates (an order's purchase instant never changes), which removes most of that read. The scan speed "
-        f"({work.scan_gib_per_s:.0f} GiB/s) is ASSUMED: check it against the scheduled query's own job statistics.",
+        "(readers of the `*_current` views are exact whatever the interval, as long as the last compaction is "
+        f"younger than {(DEFAULT_VIEW_WINDOW_SECONDS - DEFAULT_OVERLAP_SECONDS) // HOUR} h: alert on "
+        f"`compaction_runs`). At 10,000 orders/s a {DEFAULT_COMPACTION_MINUTES}-minute run is modelled at "
+        f"{fast_text}. The scan speed ({work.scan_gib_per_s:.0f} GiB/s) is ASSUMED: check it against the scheduled "
+        "query's own job statistics.",
         "- **Flush interval: nothing to tune in the pipeline.** The sink runs no DML; each bundle's batch (at most "
         f"`--batch_size` {work.batch_size:,}) goes out in insertAll requests (≤500 rows, ≤8 MB), billed per row "
         f"whatever the batch size. insertAll bills ≈{insert_all_row_bytes(shape, prices):,.0f} B per row "
@@ -1320,16 +1415,29 @@ def recommendation(shape: Shape, prices: Prices, limits: Limits, work: Workload)
         "rule (first stored wins, the other dead-lettered) and deleting lines a newer snapshot dropped must be done "
         "before the sink. Keep it as the option to evaluate with a real job; at 10,000 orders/s capacity pricing "
         "(slots) rather than on-demand bytes should also be priced.",
-        "- **Readers cost more than the writes**: a dashboard refreshing the four `rt_*` views every minute on the "
-        f"compacted tables costs {usd(readers_today)}/M orders as dbt's models read them and "
-        f"{usd(readers_filtered)}/M with the (now partitioned) line tables filtered on the same window: filter "
-        "them. Reading through the exact `*_current` views instead adds "
-        f"{usd(views_now)}/M as implemented ({usd(views_pruned)}/M even with a prunable tail bound): their NOT "
-        f"EXISTS reads `order_id`, `_sequence` of the whole `orders` table once per view ({usd(anti_join)}/M). "
-        "Use the exact views for occasional reads; dashboards that refresh every minute should read the compacted "
-        f"tables (at most {DEFAULT_COMPACTION_MINUTES} min + {DEFAULT_SETTLE_SECONDS // 60} min stale) or small "
-        "aggregate tables the compaction writes.",
+        "- **Readers: a dashboard on the exact views costs more than the writes.** Refreshing the four `rt_*` "
+        f"views every {work.reader_refresh_s:.0f} s through the exact `*_current` views (dbt's models as they "
+        f"are) bills {size(refresh.current)} = {usd(query_usd(refresh.current, prices))} per refresh at 100 "
+        f"orders/s, {usd(readers_usd(refresh.current))}/M orders, and {size(refresh_fast.current)} = "
+        f"{usd(query_usd(refresh_fast.current, prices))} per refresh, "
+        f"{usd(readers_usd(refresh_fast.current, 10_000))}/M, at 10,000 orders/s. At 100 orders/s that is "
+        f"{usd(readers_usd(refresh.compacted))}/M for the compacted tables the models read, "
+        f"{usd(readers_usd(refresh.tail))}/M for the views' changelog tails ({refresh.tail_hours:.1f} h of "
+        f"{CHANGELOG_PARTITION_TYPE} partitions each, pruned by the {DEFAULT_VIEW_WINDOW_SECONDS // HOUR} h "
+        f"window) and {usd(readers_usd(refresh.not_exists))}/M for their NOT EXISTS reads of `order_id`, "
+        "`_sequence` of the whole `orders` table. Filtering the (partitioned) line tables on the models' window "
+        f"brings it to {usd(readers_usd(refresh_filtered.current))}/M: do it. A reader that can accept up to "
+        f"about an hour of staleness ({DEFAULT_COMPACTION_MINUTES} min compaction + "
+        f"{DEFAULT_SETTLE_SECONDS // 60} min settle + the run) can read the compacted tables instead: "
+        f"{usd(readers_usd(refresh.compacted))}/M ({usd(readers_usd(refresh_filtered.compacted))}/M with the line "
+        "tables filtered); small aggregate tables written by the compaction would be cheaper still.",
     ]
+
+
+def stored_versions_share(run: Compaction) -> float:
+    """The share of a run's bytes billed that its stored-versions read (four columns of all of orders) takes."""
+    stored = next(s for s in run.statements if s.kind == "CREATE TEMP TABLE compaction_stored")
+    return run.billed(stored) / run.total
 
 
 def fastest_rate_compacted(shape: Shape, limits: Limits, work: Workload, minutes: float) -> float:
@@ -1374,11 +1482,18 @@ def assumptions(shape: Shape, work: Workload) -> list[str]:
         "runs. Real bills may be lower for q (the stored-versions read, the views' NOT EXISTS); t is not reduced. "
         "Verify with a dry run and the job's bytes billed.",
         "- Partition pruning needs a filter on the partitioning column with constant values: query parameters "
-        "(designs A and B) or script variables (the compaction's `compaction_since`, `partition_lo/hi`) prune, a "
-        "subquery does not (the `*_current` views' tail bound). Pruning keeps whole partitions: `order_snapshots` "
-        "is partitioned by `_ingested_at` DAY, so a read of its last two hours scans on average half a day more. "
-        "The compaction's `OR order_purchase_timestamp IS NULL` adds the NULL partition, taken as empty (line rows "
+        "(designs A and B), script variables (the compaction's `compaction_since`, `partition_lo/hi`) and "
+        "`CURRENT_TIMESTAMP()` arithmetic (the `*_current` views' 6 h window) prune, a subquery does not (the "
+        "views' second bound, on `compaction_runs`). Pruning keeps whole partitions: `order_snapshots` is "
+        f"partitioned by `_ingested_at` {CHANGELOG_PARTITION_TYPE} ({CHANGELOG_PARTITION_HOURS:.0f} h), so a read "
+        "scans on average half a partition before its lower bound, and the rows already appended after its upper "
+        "bound in the same partition. `_ingested_at` is stamped by the sink when it appends the batch. The "
+        "compaction's `OR order_purchase_timestamp IS NULL` adds the NULL partition, taken as empty (line rows "
         "written before abb3617).",
+        "- A table referenced several times by one query (a view's CTE read twice, `orders` in several views of "
+        "one `rt_*` model) is billed once, for the columns and partitions its references read (ASSUMED from the "
+        "observation on the page listed below; were it billed per reference, the readers' NOT EXISTS reads of "
+        "`orders` would count once per view instead of once per query).",
         "- Compaction: one changelog row per snapshot (the sink appends each batch's newest snapshot per order; a "
         "batch seldom holds two of one order); each run reads its interval plus the "
         f"{DEFAULT_OVERLAP_SECONDS // 60}-minute overlap; upper bounds: every row read stages an order, every "
@@ -1415,6 +1530,8 @@ def sources_table(prices: Prices, limits: Limits) -> list[str]:
         ["DML bytes billed (q + t)", "see assumptions", "found", PAGES["dml"]],
         ["Partition pruning", "filter on the partitioning column", "found", PAGES["partitions"]],
         ["", "script variables prune, subqueries do not", "found", PAGES["pruning_variables"]],
+        ["A table read twice in one query", "bytes processed once (dry-run estimate)", "found (one observation)",
+         PAGES["read_twice"]],
         ["Clustered block pruning", "filters on clustered columns; bytes known only after the run", "found",
          PAGES["clusters"]],
         ["", "", "found", PAGES["clustered_intro"]],

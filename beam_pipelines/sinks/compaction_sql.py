@@ -262,8 +262,10 @@ class CompactionSql:
             f"INSERT INTO {q(DEAD_LETTER_TABLE)} ({dead_letter_columns}) "
             f"SELECT CURRENT_TIMESTAMP, {d.row_json('c')}, c._event_id, c.{DEAD_LETTER_ID}, '{STAGE_SINK}', "
             f"'{SEQUENCE_CONFLICT}', {message}, '$.sequence' FROM compaction_conflicts AS c WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {q(DEAD_LETTER_TABLE)} AS x WHERE x.dead_letter_id = c.{DEAD_LETTER_ID} "
-            f"OR (x.event_id = c._event_id AND x.error_kind = '{SEQUENCE_CONFLICT}'))",
+            f"(SELECT 1 FROM {q(DEAD_LETTER_TABLE)} AS x WHERE x.dead_letter_id = c.{DEAD_LETTER_ID}) "
+            # Two equality-correlated anti-joins (BigQuery de-correlates those; an OR between them it may not).
+            f"AND NOT EXISTS (SELECT 1 FROM {q(DEAD_LETTER_TABLE)} AS x "
+            f"WHERE x.event_id = c._event_id AND x.error_kind = '{SEQUENCE_CONFLICT}')",
             f"INSERT INTO {q(COMPACTION_RUNS_TABLE)} "
             "(run_at, compacted_from, compacted_until, snapshots_read, orders_changed, conflicts) "
             f"SELECT CURRENT_TIMESTAMP, {since}, {until}, (SELECT COUNT(*) FROM compaction_tail), "

@@ -11,6 +11,7 @@ import pytest
 from beam_pipelines.sinks.compaction_sql import (
     DEFAULT_OVERLAP_SECONDS,
     DEFAULT_SETTLE_SECONDS,
+    DEFAULT_VIEW_WINDOW_SECONDS,
     CompactionSql,
     bigquery_dialect,
 )
@@ -152,6 +153,19 @@ def test_the_model_refuses_a_script_it_does_not_follow(monkeypatch):
         cost.compaction_statements(synthetic_shape(), cost.Tables(1e8, 100), interval_s=3600)
 
 
+def test_bigquerys_script_creates_plain_temp_tables_and_the_model_tells_the_verbs_apart(monkeypatch):
+    temps = [s for s in script() if cost.statement_kind(s).startswith("CREATE")]
+    assert len(temps) == 6
+    assert all(s.startswith("CREATE TEMP TABLE ") for s in temps)  # BigQuery's transactions: no OR REPLACE
+    assert cost.statement_kind("CREATE OR REPLACE TEMP TABLE compaction_tail AS SELECT 1") == (
+        "CREATE OR REPLACE TEMP TABLE compaction_tail"
+    )
+    replaced = [s.replace("CREATE TEMP TABLE", "CREATE OR REPLACE TEMP TABLE", 1) for s in script()]
+    monkeypatch.setattr(cost, "compaction_script", lambda: replaced)
+    with pytest.raises(RuntimeError, match="compaction script changed"):
+        cost.compaction_statements(synthetic_shape(), cost.Tables(1e8, 100), interval_s=3600)
+
+
 def test_the_scripts_reads_and_filters_are_the_ones_modelled():
     by_kind = {cost.statement_kind(s): s for s in script()}
     tail = by_kind["CREATE TEMP TABLE compaction_tail"]
@@ -165,17 +179,31 @@ def test_the_scripts_reads_and_filters_are_the_ones_modelled():
     for kind in ("MERGE orders", "MERGE order_items", "DELETE order_items", "MERGE order_payments"):
         assert f"t.{TS} BETWEEN partition_lo AND partition_hi" in by_kind[kind]
     assert by_kind["MERGE order_items"].count("BETWEEN partition_lo AND partition_hi") == 2  # target and orders
+    # the dead-letter probe reads dead_letter_id, event_id and error_kind of the whole dead-letter table
+    probe = by_kind["INSERT order_events_dead_letter"]
     assert (
-        "NOT EXISTS (SELECT 1 FROM `p.d.order_events_dead_letter` AS x WHERE x.dead_letter_id"
-        in (by_kind["INSERT order_events_dead_letter"])
-    )
-    # the changelog: partitioned by _ingested_at, kept 7 days; the views bound their tail by a subquery
+        "NOT EXISTS (SELECT 1 FROM `p.d.order_events_dead_letter` AS x WHERE x.dead_letter_id = c._dead_letter_id) "
+        "AND NOT EXISTS (SELECT 1 FROM `p.d.order_events_dead_letter` AS x "
+        "WHERE x.event_id = c._event_id AND x.error_kind = 'sequence_conflict')"
+    ) in probe
+    # the changelog: partitioned by _ingested_at per HOUR, kept 7 days
     changelog = table_schema(CHANGELOG_TABLE)
-    assert (changelog.partition_field, changelog.partition_expiration_days) == ("_ingested_at", 7)
+    assert (changelog.partition_field, changelog.partition_type, changelog.partition_expiration_days) == (
+        "_ingested_at",
+        "HOUR",
+        7,
+    )
+    assert cost.CHANGELOG_PARTITION_HOURS == 1.0
     assert cost.Workload().changelog_retention_days == 7
-    view = CompactionSql(bigquery_dialect("p", "d")).view_query(ORDERS)
-    assert "_ingested_at >= COALESCE(TIMESTAMP_SUB((SELECT MAX(compacted_until)" in view
-    assert "FROM `p.d.orders` AS o WHERE o.order_id = w.order_id" in view  # the NOT EXISTS on all of orders
+    # each view bounds its tail by a constant 6 h window (prunes) and by the subquery on compaction_runs (exact),
+    # and its NOT EXISTS reads all of orders
+    for table in cost.TABLES:
+        view = CompactionSql(bigquery_dialect("p", "d")).view_query(table)
+        assert DEFAULT_VIEW_WINDOW_SECONDS == 6 * 3600
+        assert "WHERE _ingested_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 21600 SECOND) AND " in view
+        assert "_ingested_at >= COALESCE(TIMESTAMP_SUB((SELECT MAX(compacted_until)" in view
+        assert "(SELECT 1 FROM `p.d.orders` AS o WHERE o.order_id = w.order_id AND o._sequence >= w._sequence)" in view
+        assert view.count("order_snapshots") == 1  # one tail CTE
 
 
 def test_one_compaction_bills_the_tail_the_whole_stored_versions_and_the_pruned_writes():
@@ -186,7 +214,9 @@ def test_one_compaction_bills_the_tail_the_whole_stored_versions_and_the_pruned_
     events_per_s = 1e6 * 4 / cost.DAY
     window = 3600 + DEFAULT_OVERLAP_SECONDS
     assert run.tail_rows == pytest.approx(events_per_s * window)
-    hours = (window + DEFAULT_SETTLE_SECONDS) / 3600 + 12  # DAY partitions: half a day before the window
+    # HOUR partitions: half an hour before the window, and after it what the last partition already holds
+    settle = DEFAULT_SETTLE_SECONDS
+    hours = (window + settle - settle**2 / 7200) / 3600 + 0.5
     assert run.scanned_hours == pytest.approx(hours)
     assert reads["CREATE TEMP TABLE compaction_tail"][CHANGELOG_TABLE] == pytest.approx(
         events_per_s * hours * 3600 * shape.changelog_row_bytes
@@ -198,6 +228,9 @@ def test_one_compaction_bills_the_tail_the_whole_stored_versions_and_the_pruned_
     q = 2e6 * shape.width(ORDERS, ("order_id", "_sequence", TS))
     assert reads["MERGE orders"][ORDERS] == pytest.approx(q + 2e6 * shape.width(ORDERS))
     assert sum(run.billed(s) for s in run.statements if s.control) == 0
+    dead_letters = 0.01 * events_per_s * cost.DAY * 100
+    probe = dead_letters * (shape.width(CHANGELOG_TABLE, ["_dead_letter_id", "_event_id"]) + 2 + 17)
+    assert reads["INSERT order_events_dead_letter"]["order_events_dead_letter"] == pytest.approx(probe)
     longer = cost.compaction_statements(shape, tables, interval_s=4 * 3600)
     assert longer.total < 1.2 * run.total  # a run costs about the same whatever it folds
 
@@ -218,6 +251,33 @@ def test_design_c_is_priced_as_implemented_insert_all_with_the_write_api_as_the_
     assert hourly.query_usd_per_m == pytest.approx(cost.per_million(cost.query_usd(run.total, prices) / 3600, 100))
 
 
+def test_a_dashboard_through_the_views_reads_6_5_hours_of_changelog_and_all_of_orders_once_per_query():
+    shape, limits = synthetic_shape(), cost.Limits()
+    tables = cost.Tables(orders=1e9, days=100)
+    assert cost.view_tail_hours() == pytest.approx(6.5)  # the 6 h window + half an hourly partition
+    refresh = cost.reader_refresh(shape, tables, False, limits)
+    assert refresh.tail_hours == pytest.approx(6.5)
+    assert refresh.current == pytest.approx(refresh.compacted + refresh.tail + refresh.not_exists)
+    # the compacted read: e.g. rt_pipeline_health reads 3 columns of orders over 90 days
+    health = 1e7 * 90 * shape.width(ORDERS, ("order_purchase_timestamp", "_ingested_at", "_event_time"))
+    live = 1e7 * (
+        30 * shape.width(ORDERS, [c for c in cost.READS[0][2]])
+        + 100 * shape.width(ORDER_ITEMS, cost.READS[1][2])
+        + 100 * shape.width(ORDER_PAYMENTS, cost.READS[2][2])
+    )
+    assert refresh.compacted > health + live
+    # through the views: order_id and _sequence of all of orders once per query (4 queries), plus _sequence of
+    # the lines and orders over what each model reads (order_id it reads already)
+    everything = 1e9 * shape.width(ORDERS, ("order_id", "_sequence"))
+    assert 4 * everything < refresh.not_exists < 4 * everything + 1e7 * 100 * 8 * 2 + 1e7 * 90 * 8 * 4
+    # the tail: 6.5 h of the changelog's rows (4 snapshots per order), TAIL_KEY at least, per query
+    rows = 1e7 / cost.DAY * 4 * 6.5 * 3600
+    assert refresh.tail > 4 * rows * shape.width(CHANGELOG_TABLE, cost.TAIL_KEY)
+    # on 100 orders/s the per-order costs do not depend on the rate: the tables grow with it
+    slow, fast = (cost.reader_refresh(shape, cost.Tables(r * cost.DAY * 365, 365), False, limits) for r in (100, 1e4))
+    assert fast.current / 1e4 == pytest.approx(slow.current / 100, rel=1e-3)
+
+
 def test_section_replaces_only_its_own_markers(tmp_path, capsys):
     path = tmp_path / "BENCHMARKS.md"
     path.write_text("# Benchmarks\n\nkept before\n\n<!-- other:begin -->\nother\n<!-- other:end -->\n")
@@ -229,6 +289,8 @@ def test_section_replaces_only_its_own_markers(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "### 3. Recommendation" in out and "### 1b. What one compaction scans" in out
     assert "C is implemented and is the default" in out
+    assert "remaining known cost item of a run is its stored-versions read" in out
+    assert "through the exact `*_current` views" in out and "can read the compacted tables instead" in out
     path.write_text(first + "\nafter\n")
     cost.main(["--write", str(path)], measure=lambda orders, seed: synthetic_shape())
     assert path.read_text() == first + "\nafter\n"
