@@ -21,7 +21,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[local,publisher,dbt,dev]'
+	$(PY) -m pip install --quiet -e '.[local,publisher,dbt,dashboard,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv with the project and its dev/dbt dependencies
