@@ -32,8 +32,10 @@ $(LINT_STAMP): terraform/requirements-lint.txt
 	$(LINT_VENV)/bin/python -m pip install --quiet -r terraform/requirements-lint.txt
 	touch $(LINT_STAMP)
 
-demo: $(STAMP) ## Emulator + streaming pipeline + publisher + reference data + dbt, all local, then a summary
-	$(PY) -m orders_local.demo --data-dir $(DATA_DIR)
+DEMO_MINUTES ?= 2
+DEMO_SOURCE ?= generated
+demo: $(STAMP) ## Live: emulator, streaming pipeline, publisher, dashboard, dbt every 30 s for DEMO_MINUTES (0 = until Ctrl-C), then a summary
+	$(PY) -m orders_local.demo --data-dir $(DATA_DIR) --minutes $(DEMO_MINUTES) --source $(DEMO_SOURCE) $(if $(OLIST_DIR),--olist-dir $(OLIST_DIR))
 
 # Fast feedback first: ruff, the unit tests, the rest of `lint`, the unit tests on the other Pythons, then the
 # slow tests. Prerequisites run left to right (.NOTPARALLEL below); each runs once even if listed twice.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 #: Tag of the dead-letter output of every transform that can fail a message (the table is
@@ -15,13 +16,16 @@ DEAD_LETTER = "dead_letter"
 class ReceivedMessage:
     """A message as read: body bytes and attributes, plus the ack id when the local read acks after commit.
 
-    ``origin`` names where a file-input message came from (``<path>:<line>``)."""
+    ``origin`` names where a file-input message came from (``<path>:<line>``). ``publish_time`` is when Pub/Sub
+    accepted the message (a timezone-aware UTC datetime; None for file input): the start of the commit latency
+    in pipeline_metrics."""
 
     data: bytes
     attributes: dict[str, str] = field(default_factory=dict)
     message_id: str | None = None
     ack_id: str | None = None
     origin: str | None = None
+    publish_time: datetime | None = None
 
     @property
     def dead_letter_id(self) -> str:
@@ -35,6 +39,36 @@ class ReceivedMessage:
         if self.origin:
             return f"file:{self.origin}"
         return f"sha256:{digest}"
+
+
+def utc_instant(value: Any) -> datetime | None:
+    """``value`` as a plain timezone-aware UTC datetime, or None when it is none or not a time.
+
+    Takes what the Pub/Sub clients hand out as a publish time: a datetime (google-api-core's
+    DatetimeWithNanoseconds from proto-plus; a naive one is read as UTC), a Beam Timestamp, or a protobuf
+    Timestamp. An unset protobuf Timestamp (the epoch) is None. Never raises: a message's publish time only
+    feeds a metric."""
+    try:
+        if value is None:
+            return None
+        if hasattr(value, "to_utc_datetime"):  # apache_beam.utils.timestamp.Timestamp
+            value = value.to_utc_datetime(has_tz=True)
+        elif hasattr(value, "ToDatetime"):  # google.protobuf.timestamp_pb2.Timestamp
+            if not (value.seconds or value.nanos):
+                return None
+            value = value.ToDatetime(tzinfo=timezone.utc)
+        if not isinstance(value, datetime):
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        # a plain datetime: subclasses (DatetimeWithNanoseconds) need not pickle or compare like one
+        return datetime(
+            value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond,
+            tzinfo=timezone.utc,
+        )  # fmt: skip
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ BATCH_SPLITS = "batch_splits"
 # Both sinks
 DEFERRED = "deferred_for_redelivery"
 DEAD_LETTERS_WRITTEN = "dead_letters_written"
+#: Writes of the pipeline_metrics table that failed (logged and dropped: they never fail or delay a flush).
+METRICS_WRITE_FAILED = "metrics_write_failed"
 
 
 def counter(name: str):
@@ -55,6 +57,7 @@ def summary(totals: dict[str, int]) -> str:
         (total(DEFERRED), "left for redelivery"),
         (total(PULL_ERRORS), "pull errors retried"),
         (total(ACK_ERRORS), "ack errors (redelivered, absorbed)"),
+        (total(METRICS_WRITE_FAILED), "pipeline_metrics writes failed (dropped)"),
     ]
     return (
         f"{read} messages: {total(VALID)} valid, {total(INVALID)} dead-lettered at validation; "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -185,8 +187,11 @@ def _replay(args, parser: argparse.ArgumentParser) -> int:
         if args.topic is None:
             return write_jsonl(messages, args.output, progress)
         if args.speedup:
-            return publish(_paced_by_event_time(timed, args.speedup), args.topic, 0.0, progress)
-        return publish(messages, args.topic, 200.0 if args.rate is None else args.rate, progress)
+            return publish(
+                _paced_by_event_time(timed, args.speedup), args.topic, 0.0, progress, should_stop=STOP_REQUESTED.is_set
+            )
+        rate = 200.0 if args.rate is None else args.rate
+        return publish(messages, args.topic, rate, progress, should_stop=STOP_REQUESTED.is_set)
 
     count, exit_code = _delivered(send)
     if count is None:
@@ -199,6 +204,16 @@ def _replay(args, parser: argparse.ArgumentParser) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+#: Set by SIGTERM: publishing stops after the message in flight, waits for what is pending, and reports the
+#: count (the demo stops a live publisher this way; Ctrl-C still interrupts at once).
+STOP_REQUESTED = threading.Event()
+
+
+def _stop_on_sigterm() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: STOP_REQUESTED.set())
 
 
 def _delivered(send) -> tuple[int | None, int]:
@@ -229,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _stop_on_sigterm()
     if args.replay_olist:
         return _replay(args, parser)
     if args.speedup is not None:
@@ -269,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.topic,
                 rate,
                 progress,
-                should_stop=lambda: deadline is not None and time.monotonic() >= deadline,
+                should_stop=lambda: STOP_REQUESTED.is_set() or (deadline is not None and time.monotonic() >= deadline),
             )
         if deadline is not None:
             parser.error("--duration needs --topic; use --orders with --output")

@@ -41,3 +41,7 @@ class Warehouse(Protocol):
     def write_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:
         """Append rows to order_events_dead_letter, skipping any whose dead_letter_id is already stored.
         Raises RetryLaterError or ContentRefusedError."""
+
+    def write_metrics(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append rows to pipeline_metrics (beam_pipelines.pipeline_metrics builds them), quickly: a short wait
+        at most, no long retries. The caller logs and drops any error, so this may raise anything."""

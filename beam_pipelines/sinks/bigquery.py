@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 from google.api_core import exceptions, retry
 
 from beam_pipelines.messages import SnapshotRows
+from beam_pipelines.pipeline_metrics import TABLE as PIPELINE_METRICS
 from beam_pipelines.sinks.base import ContentRefusedError, RetryLaterError
 from beam_pipelines.sinks.changelog import json_row, json_value
 from beam_pipelines.sinks.compaction_sql import CompactionSql, bigquery_dialect
@@ -55,6 +57,10 @@ def is_transient(error: BaseException) -> bool:
 
 
 DEFAULT_RETRY = retry.Retry(predicate=is_transient, initial=1.0, maximum=32.0, multiplier=2.0, timeout=300.0)
+#: pipeline_metrics rows are best effort: a few quick retries, then the sink drops them (never a long wait).
+METRICS_RETRY = retry.Retry(predicate=is_transient, initial=0.2, maximum=1.0, multiplier=2.0, timeout=5.0)
+#: Seconds one pipeline_metrics insertAll request may take.
+METRICS_REQUEST_TIMEOUT = 10.0
 #: insertAll takes at most 10 MB per request: dead letters go in chunks well under it.
 MAX_INSERT_REQUEST_BYTES = 8 << 20
 MAX_INSERT_ROWS = 500
@@ -88,6 +94,7 @@ class BigQueryWarehouse:
         create_tables: bool = False,
         client_factory: Callable[[], Any] | None = None,
         retry_policy: retry.Retry = DEFAULT_RETRY,
+        metrics_retry_policy: retry.Retry = METRICS_RETRY,
     ) -> None:
         self.project = project
         self.dataset = dataset
@@ -95,6 +102,7 @@ class BigQueryWarehouse:
         self.create_tables = create_tables
         self.client_factory = client_factory
         self.retry_policy = retry_policy
+        self.metrics_retry_policy = metrics_retry_policy
         self._client = None
 
     def qualified(self, name: str) -> str:
@@ -137,18 +145,41 @@ class BigQueryWarehouse:
         ids = [row.get("dead_letter_id") for row in rows]
         self._insert(DEAD_LETTER_TABLE, [_dead_letter_json(row) for row in rows], ids)
 
-    def _insert(self, name: str, rows: list[dict[str, Any]], row_ids: list[str | None]) -> None:
-        """insertAll ``rows`` into ``name`` in requests under BigQuery's limits, each retried on transient errors."""
+    def write_metrics(self, rows: Sequence[dict[str, Any]]) -> None:
+        """insertAll pipeline_metrics rows, retried for seconds at most (METRICS_RETRY). Each row gets its own
+        insertId, kept across those retries: a retried request is not counted twice, and no two rows dedupe."""
+        if not rows:
+            return
+        self._insert(
+            PIPELINE_METRICS,
+            [json_value(row) for row in rows],
+            [uuid.uuid4().hex for _ in rows],
+            retry_policy=self.metrics_retry_policy,
+            timeout=METRICS_REQUEST_TIMEOUT,
+        )
+
+    def _insert(
+        self,
+        name: str,
+        rows: list[dict[str, Any]],
+        row_ids: list[str | None],
+        retry_policy: retry.Retry | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """insertAll ``rows`` into ``name`` in requests under BigQuery's limits, each retried on transient errors
+        (``retry_policy``, by default the warehouse's) and, with ``timeout``, given that many seconds each."""
         table = f"{self.project}.{self.dataset}.{name}"
+        retry_policy = retry_policy or self.retry_policy
+        options = {} if timeout is None else {"timeout": timeout}
         with _classified():
             for start, end in _insert_chunks(rows):
 
                 def insert_once(chunk=rows[start:end], ids=row_ids[start:end]):
-                    errors = self.client.insert_rows_json(table, chunk, row_ids=ids)
+                    errors = self.client.insert_rows_json(table, chunk, row_ids=ids, **options)
                     if errors:
                         raise exceptions.BadRequest(f"insert into {table} failed: {errors[:3]}")
 
-                self.retry_policy(insert_once)()
+                retry_policy(insert_once)()
 
 
 def _row_id(snapshot: SnapshotRows) -> str:

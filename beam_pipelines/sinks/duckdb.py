@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from beam_pipelines.messages import SnapshotRows
+from beam_pipelines.pipeline_metrics import TABLE as PIPELINE_METRICS
 from beam_pipelines.sinks.base import ContentRefusedError, RetryLaterError
 from beam_pipelines.sinks.fold import StoredVersion
 from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
@@ -36,6 +37,9 @@ _CONTENT_ERRORS = (
     duckdb.OutOfRangeException,
     duckdb.TypeMismatchException,
 )
+#: How long a pipeline_metrics write waits for another process's lock (at most): metrics are dropped, never
+#: waited on.
+METRICS_LOCK_TIMEOUT = 2.0
 
 
 def arrow_batch(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
@@ -97,3 +101,15 @@ class DuckDBWarehouse:
                     f"INSERT INTO {table} ({columns}) SELECT {columns} FROM batch_dead_letter AS b "
                     f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS d WHERE d.dead_letter_id = b.dead_letter_id)"
                 )
+
+    def write_metrics(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append pipeline_metrics rows in one short INSERT, waiting at most METRICS_LOCK_TIMEOUT for the lock."""
+        if not rows:
+            return
+        with _classified(self.path):
+            batch = arrow_batch(PIPELINE_METRICS, rows)
+            with connect(self.path, lock_timeout=min(self.lock_timeout, METRICS_LOCK_TIMEOUT)) as connection:
+                connection.register("batch_pipeline_metrics", batch)
+                columns = ", ".join(quote(c) for c in batch.column_names)
+                table = f"{quote(self.schema)}.{quote(PIPELINE_METRICS)}"
+                connection.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM batch_pipeline_metrics")

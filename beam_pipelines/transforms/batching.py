@@ -6,12 +6,18 @@ pipeline ends. A flush that commits acks its messages when the read is the local
 transiently (RetryLaterError) leaves them un-acked for redelivery, or, without a local read (Dataflow, file
 input), fails the bundle so the runner retries it. The sink's only output is what a flush rejects: dead
 letters, for a DeadLetterSink to store.
+
+After a flush commits (and, with the local read, after its ack), the sink appends what the flush did to the
+pipeline_metrics table (``metric_counts``, rows built by beam_pipelines.pipeline_metrics). That write is best
+effort: it never fails or delays the flush's ack; an error is logged and counted as ``metrics_write_failed``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import apache_beam as beam
@@ -19,7 +25,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
-from beam_pipelines import metrics
+from beam_pipelines import metrics, pipeline_metrics
 from beam_pipelines.acks import SubscriptionAcker
 from beam_pipelines.messages import DeadLetter
 from beam_pipelines.sinks.base import RetryLaterError, Warehouse
@@ -28,7 +34,8 @@ LOGGER = logging.getLogger(__name__)
 
 
 class BatchingSinkFn(beam.DoFn):
-    """Subclasses implement ``write(batch) -> (dead letters to emit, ack ids to ack)``."""
+    """Subclasses implement ``write(batch) -> (dead letters to emit, ack ids to ack)``, and ``metric_counts``
+    for the pipeline_metrics rows of a committed flush."""
 
     def __init__(self, warehouse: Warehouse, batch_size: int = 1000, acker: SubscriptionAcker | None = None):
         self.warehouse = warehouse
@@ -42,6 +49,8 @@ class BatchingSinkFn(beam.DoFn):
         self._prepared = False
         if self.acker is not None:
             self.acker.open()
+        self.writer = pipeline_metrics.writer_id()  # per DoFn instance: rows of parallel sinks never collide
+        self.metrics_write_failed = metrics.counter(metrics.METRICS_WRITE_FAILED)
 
     def start_bundle(self) -> None:
         self._buffer: list[Any] = []
@@ -58,6 +67,10 @@ class BatchingSinkFn(beam.DoFn):
     def write(self, batch: Sequence[Any]) -> tuple[list[DeadLetter], Iterable[str | None]]:
         raise NotImplementedError
 
+    def metric_counts(self, batch: Sequence[Any], committed_at: datetime) -> Counter:
+        """What the last ``write(batch)``, committed at ``committed_at``, did (pipeline_metrics counts)."""
+        return Counter()
+
     def _flush(self) -> list[DeadLetter]:
         batch, self._buffer = self._buffer, []
         if not batch:
@@ -73,6 +86,18 @@ class BatchingSinkFn(beam.DoFn):
             LOGGER.warning("%s: %d messages left for redelivery: %s", type(self).__name__, len(batch), error)
             self.deferred.inc(len(batch))
             return []
+        committed_at = datetime.now(timezone.utc)
         if self.acker is not None:
             self.acker.ack(done)
+        self._write_metrics(batch, committed_at)
         return rejected
+
+    def _write_metrics(self, batch: Sequence[Any], committed_at: datetime) -> None:
+        """Append the flush's pipeline_metrics rows; never raises (the flush is committed and acked already)."""
+        try:
+            rows = pipeline_metrics.metric_rows(self.metric_counts(batch, committed_at), committed_at, self.writer)
+            if rows:
+                self.warehouse.write_metrics(rows)
+        except Exception as error:  # a metric is never worth a failed bundle or a redelivery
+            self.metrics_write_failed.inc()
+            LOGGER.warning("%s: pipeline_metrics not written: %s: %s", type(self).__name__, type(error).__name__, error)

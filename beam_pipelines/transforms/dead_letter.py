@@ -4,16 +4,20 @@ The payload is kept byte for byte with its attributes, next to the stage, kind, 
 error (rows built by beam_pipelines.dead_letters, which cannot fail on content). Records are batched like the
 upsert sink and acked after they are stored. Each message is stored once: duplicates within a flush are
 dropped here, and the warehouse skips a dead_letter_id it already holds (redelivery, a re-run backfill).
+After the commit, each flush appends the rows it stored to pipeline_metrics, as ``dead_lettered`` by
+``<error_stage>/<error_kind>`` (beam_pipelines.pipeline_metrics).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 
 import apache_beam as beam
 
-from beam_pipelines import metrics
+from beam_pipelines import metrics, pipeline_metrics
 from beam_pipelines.dead_letters import clean_text, topic_attributes
 from beam_pipelines.messages import DeadLetter
 from beam_pipelines.sinks.base import RetryLaterError
@@ -87,11 +91,17 @@ class DeadLetterWriteFn(BatchingSinkFn):
         for record in batch:  # a message redelivered within one flush is stored once (and both copies acked)
             first_of_each.setdefault(record.row["dead_letter_id"], record)
         unique = list(first_of_each.values())
+        self._stored = unique
         self._store(unique)
         if self.topic is not None:
             self.topic.publish(unique)
         self.written.inc(len(unique))
         return [], [record.ack_id for record in batch]
+
+    def metric_counts(self, batch: Sequence[DeadLetter], committed_at: datetime) -> Counter:
+        # The rows stored: one per message of the flush. (A row refused and stored in its minimal form keeps its
+        # stage and kind.)
+        return pipeline_metrics.dead_letter_counts(record.row for record in self._stored)
 
     def _store(self, records: Sequence[DeadLetter]) -> None:
         try:

@@ -30,7 +30,7 @@ from apache_beam.utils.timestamp import Timestamp
 from google.api_core import exceptions
 
 from beam_pipelines import metrics
-from beam_pipelines.messages import ReceivedMessage
+from beam_pipelines.messages import ReceivedMessage, utc_instant
 from beam_pipelines.pubsub_client import pubsub_retry, subscriber_client
 
 LOGGER = logging.getLogger(__name__)
@@ -168,6 +168,7 @@ class PullMessagesFn(beam.DoFn):
                     attributes=dict(item.message.attributes),
                     message_id=item.message.message_id,
                     ack_id=item.ack_id,
+                    publish_time=utc_instant(item.message.publish_time),
                 )
             count += len(received)
         now = time.monotonic()

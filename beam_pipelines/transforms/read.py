@@ -7,12 +7,32 @@ from collections.abc import Iterator
 import apache_beam as beam
 from apache_beam.io import fileio
 
-from beam_pipelines.messages import ReceivedMessage
+from beam_pipelines.messages import ReceivedMessage, utc_instant
 from beam_pipelines.transforms.local_pubsub import ReadFromSubscriptionLocally
 
 
-def _from_pubsub(message) -> ReceivedMessage:
-    return ReceivedMessage(data=message.data, attributes=dict(message.attributes or {}), message_id=message.message_id)
+class FromPubsubMessage(beam.DoFn):
+    """Beam's PubsubMessage (ReadFromPubSub with attributes, on Dataflow) as a ReceivedMessage.
+
+    The publish time (commit latency in pipeline_metrics) is the message's own ``publish_time``: Beam's read
+    deserializes the Pub/Sub proto it gets from the runner into a PubsubMessage with it
+    (apache_beam/io/gcp/pubsub.py, ``PubsubMessage._from_proto_str``). Should the runner leave it empty, the
+    element's timestamp is used instead, but only when it is the publish time: when no ``timestamp_attribute``
+    is set (ReadFromPubSub then stamps elements with the publish time)."""
+
+    def __init__(self, timestamp_is_publish_time: bool) -> None:
+        self.timestamp_is_publish_time = timestamp_is_publish_time
+
+    def process(self, message, timestamp=beam.DoFn.TimestampParam):
+        publish_time = utc_instant(getattr(message, "publish_time", None))
+        if publish_time is None and self.timestamp_is_publish_time:
+            publish_time = utc_instant(timestamp)
+        yield ReceivedMessage(
+            data=message.data,
+            attributes=dict(message.attributes or {}),
+            message_id=message.message_id,
+            publish_time=publish_time,
+        )
 
 
 def _numbered_lines(readable: fileio.ReadableFile) -> Iterator[ReceivedMessage]:
@@ -71,6 +91,6 @@ class ReadOrderEvents(beam.PTransform):
                     with_attributes=True,
                     timestamp_attribute=self.timestamp_attribute,
                 )
-                | "ToMessages" >> beam.Map(_from_pubsub)
+                | "ToMessages" >> beam.ParDo(FromPubsubMessage(timestamp_is_publish_time=not self.timestamp_attribute))
             )
         return pbegin | "PullUntilCommit" >> ReadFromSubscriptionLocally(self.subscription, self.max_idle_seconds)

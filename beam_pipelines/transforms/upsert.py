@@ -10,17 +10,22 @@ DuckDB applies the batch in one guarded transaction and returns what the orders 
 earlier batches too. BigQuery appends the batch to its changelog and reads nothing back: the fold then covers
 the batch alone (``applied`` counts appended snapshots), and the views and the scheduled compaction settle the
 rest, dead-lettering conflicts across batches (sinks/compaction_sql.py).
+
+After the commit, each flush appends to pipeline_metrics the snapshots it received (``valid``), their outcomes
+and their publish-to-commit latencies (beam_pipelines.pipeline_metrics).
 """
 
 from __future__ import annotations
 
 import itertools
 import traceback
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 
 import apache_beam as beam
 
-from beam_pipelines import metrics
+from beam_pipelines import metrics, pipeline_metrics
 from beam_pipelines.dead_letters import STAGE_SINK, dead_letter
 from beam_pipelines.messages import DeadLetter, SnapshotRows
 from beam_pipelines.sinks import fold
@@ -38,6 +43,15 @@ _COUNTERS = {
     fold.CONFLICT: metrics.CONFLICT,
     REFUSED: metrics.REFUSED,
 }
+#: The pipeline_metrics name of each outcome.
+_METRICS = {
+    fold.APPLIED: pipeline_metrics.APPLIED,
+    fold.SUPERSEDED: pipeline_metrics.SUPERSEDED,
+    fold.STALE: pipeline_metrics.STALE,
+    fold.DUPLICATE: pipeline_metrics.DUPLICATE,
+    fold.CONFLICT: pipeline_metrics.CONFLICT,
+    REFUSED: pipeline_metrics.REFUSED,
+}
 
 
 class UpsertSnapshotsFn(BatchingSinkFn):
@@ -50,8 +64,10 @@ class UpsertSnapshotsFn(BatchingSinkFn):
     def write(self, batch: Sequence[SnapshotRows]):
         rejected: list[DeadLetter] = []
         done: list[str | None] = []
+        self._outcomes: list[str] = []
         for snapshot, outcome, error in self._apply(batch):
             self.outcomes[outcome].inc()
+            self._outcomes.append(_METRICS[outcome])
             if outcome == fold.CONFLICT:
                 rejected.append(_conflict(snapshot))
             elif outcome == REFUSED:
@@ -60,6 +76,9 @@ class UpsertSnapshotsFn(BatchingSinkFn):
                 done.append(snapshot.message.ack_id)
         self.flushes.inc()
         return rejected, done
+
+    def metric_counts(self, batch: Sequence[SnapshotRows], committed_at: datetime) -> Counter:
+        return pipeline_metrics.upsert_counts(self._outcomes, (s.message for s in batch), committed_at)
 
     def _apply(self, batch: Sequence[SnapshotRows]) -> list[tuple[SnapshotRows, str, BaseException | None]]:
         try:
