@@ -29,6 +29,7 @@ flush. So the dashboard must never keep the file open, and never wait long for i
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -56,8 +57,14 @@ DEFAULT_REFRESH_SECONDS = 2.0
 MAX_LOCK_WAIT_SECONDS = 1.0
 WINDOW_MINUTES = 60
 LIVE_ORDERS = 20
+#: Rows of the state and category charts.
+TOP_ROWS = 15
 TIME_FORMAT = "%H:%M:%S"
 NOT_AVAILABLE = "n/a"
+#: Row height of st.dataframe (px), to size a table so that it shows every row without scrolling.
+TABLE_ROW_PX = 35
+#: Height of one bar of a horizontal bar chart (px): every label fits.
+BAR_PX = 24
 
 
 def build_parser(prog: str = "python -m orders_local.dashboard") -> OneLineErrorParser:
@@ -129,7 +136,7 @@ class WarehouseReader:
                 data = queries.read_dashboard(connection, now, WINDOW_MINUTES)
         except WarehouseLockedError:
             return replace(previous, problem="warehouse busy", busy=True)
-        except duckdb.Error as error:
+        except (duckdb.Error, LookupError) as error:
             return replace(previous, problem=f"cannot read {self.warehouse}: {error}", busy=False)
         held_ms = (time.perf_counter() - opened) * 1000
         waited_ms = (opened - started) * 1000
@@ -187,18 +194,32 @@ def _by_local_minute(rows: list[dict], zone: ZoneInfo, **columns: str) -> list[d
     ]
 
 
-def _bar_chart(rows: list[dict], category: str, value: str, title: str, *, horizontal: bool = True, color=None):
-    """A bar chart that keeps the rows' order (they come sorted from SQL)."""
+def _in_order(frame: pd.DataFrame, column: str) -> list:
+    """The values of ``column`` in the frame's row order: an explicit axis domain (Vega-Lite would sort it)."""
+    return list(dict.fromkeys(frame[column]))
+
+
+def _bar_chart(rows: list[dict], category: str, value: str, title: str, *, horizontal: bool = True) -> alt.Chart:
+    """A bar chart that keeps the rows' order (they come sorted from SQL); money when the title says R$."""
     frame = pd.DataFrame(rows, columns=[category, value])
     frame[value] = frame[value].astype(float)
-    encode_category = alt.X(f"{category}:N", sort=None, title=None)
-    encode_value = alt.Y(f"{value}:Q", title=title)
+    money = "R$" in title
+    value_axis = alt.Axis(format=",.0f" if money else ",d", tickMinStep=1)
+    order = _in_order(frame, category)
     if horizontal:
-        encode_category = alt.Y(f"{category}:N", sort=None, title=None)
-        encode_value = alt.X(f"{value}:Q", title=title)
-    chart = alt.Chart(frame).mark_bar(color=color) if color else alt.Chart(frame).mark_bar()
-    tooltip = [alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{value}:Q", format=",.2f" if "R$" in title else ",")]
-    return chart.encode(encode_category, encode_value, tooltip=tooltip).properties(height=260)
+        encoding = (
+            alt.Y(f"{category}:N", sort=order, title=None, axis=alt.Axis(labelLimit=200, labelOverlap=False)),
+            alt.X(f"{value}:Q", title=title, axis=value_axis),
+        )
+        height = max(180, BAR_PX * len(frame))
+    else:
+        encoding = (
+            alt.X(f"{category}:N", sort=order, title=None, axis=alt.Axis(labelAngle=-45)),
+            alt.Y(f"{value}:Q", title=title, axis=value_axis),
+        )
+        height = 260
+    tooltip = [alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{value}:Q", format=",.2f" if money else ",d")]
+    return alt.Chart(frame).mark_bar().encode(*encoding, tooltip=tooltip).properties(height=height)
 
 
 def _draw_headline(data: queries.DashboardData, zone: ZoneInfo) -> None:
@@ -235,8 +256,7 @@ def _draw_figures(data: queries.DashboardData, zone: ZoneInfo) -> None:
     with left:
         st.subheader(f"Orders per minute (last {WINDOW_MINUTES} min)")
         per_minute = _by_local_minute(data.orders_per_minute, zone, orders="orders")
-        chart = _bar_chart(per_minute, "minute", "orders", "orders", horizontal=False)
-        st.altair_chart(chart.encode(x=alt.X("minute:N", sort=None, title=None, axis=alt.Axis(labelAngle=-45))))
+        st.altair_chart(_bar_chart(per_minute, "minute", "orders", "orders written", horizontal=False))
     with right:
         st.subheader("Status funnel")
         st.altair_chart(_bar_chart(data.status_funnel, "order_status", "orders", "orders"))
@@ -259,13 +279,14 @@ def _draw_figures(data: queries.DashboardData, zone: ZoneInfo) -> None:
     st.dataframe(
         table,
         hide_index=True,
+        height=TABLE_ROW_PX * (len(table) + 1) + 3,
         column_config={"total (R$)": st.column_config.NumberColumn(format="%.2f")},
     )
 
     left, right = st.columns(2)
     with left:
         st.subheader("Revenue by customer state")
-        st.altair_chart(_bar_chart(data.revenue_by_state[:15], "customer_state", "revenue", "R$ (sales)"))
+        st.altair_chart(_bar_chart(data.revenue_by_state[:TOP_ROWS], "customer_state", "revenue", "R$ (sales)"))
     with right:
         st.subheader("Top categories")
         st.altair_chart(_bar_chart(data.top_categories, "category", "revenue", "R$ (sales)"))
@@ -289,7 +310,7 @@ def _draw_figures(data: queries.DashboardData, zone: ZoneInfo) -> None:
                 alt.Chart(frame)
                 .mark_line(point=True)
                 .encode(
-                    alt.X("minute:N", sort=None, title=None),
+                    alt.X("minute:N", sort=_in_order(frame, "minute"), title=None),
                     alt.Y("seconds:Q", title="avg seconds per minute"),
                     tooltip=["minute", alt.Tooltip("seconds:Q", format=",.1f")],
                 )
@@ -311,31 +332,29 @@ def _draw_throughput(throughput: queries.PipelineThroughput | None, zone: ZoneIn
         st.caption(f"No pipeline metrics in the last {WINDOW_MINUTES} min (last written {last}).")
         return
     shown = [m for m in queries.THROUGHPUT_METRICS if throughput.totals.get(m)]
-    columns = st.columns(len(shown) + len(queries.LATENCY_PERCENTILES))
+    percentiles = throughput.latency_percentiles()
+    columns = st.columns(len(shown) + len(percentiles) or 1)
     for column, metric in zip(columns, shown, strict=False):
         column.metric(metric, f"{throughput.totals[metric]:,}")
-    percentiles = throughput.latency_percentiles()
-    for column, percentile in zip(columns[len(shown) :], queries.LATENCY_PERCENTILES, strict=True):
-        bound = percentiles.get(percentile)
+    finite = [bound for bound, _ in throughput.latency_buckets if math.isfinite(bound)]
+    for column, (percentile, bound) in zip(columns[len(shown) :], percentiles.items(), strict=True):
         column.metric(
             f"commit p{percentile}",
-            NOT_AVAILABLE if bound is None else ("> 60 s" if bound == float("inf") else f"≤ {bound:g} ms"),
+            f"≤ {bound:g} ms" if math.isfinite(bound) else f"> {max(finite, default=0):g} ms",
             help="Publish → commit latency: the upper bound of the histogram bucket holding this percentile",
         )
+    if not percentiles:
+        st.caption("No publish → commit latencies in the window (a file backfill has no publish times).")
     if throughput.per_minute:
-        frame = pd.DataFrame(
-            [
-                {"minute": _local(row["minute"], zone, "%H:%M"), "metric": row["metric"], "value": int(row["value"])}
-                for row in throughput.per_minute
-            ]
-        )
+        frame = pd.DataFrame(_by_local_minute(throughput.per_minute, zone, metric="metric", value="value"))
+        frame["value"] = frame["value"].astype(int)
         st.altair_chart(
             alt.Chart(frame)
             .mark_line(point=True)
             .encode(
-                alt.X("minute:N", sort=None, title=None),
-                alt.Y("value:Q", title="events per minute"),
-                alt.Color("metric:N", sort=list(queries.THROUGHPUT_METRICS)),
+                alt.X("minute:N", sort=_in_order(frame, "minute"), title=None),
+                alt.Y("value:Q", title="events per minute", axis=alt.Axis(format=",d", tickMinStep=1)),
+                alt.Color("metric:N", sort=list(queries.THROUGHPUT_METRICS), title=None),
                 tooltip=["minute", "metric", "value"],
             )
             .properties(height=240)
@@ -355,7 +374,7 @@ def _draw_marts(reading: Reading, zone: ZoneInfo) -> None:
     st.altair_chart(
         alt.Chart(frame)
         .mark_bar()
-        .encode(alt.X("day:N", sort=None, title=None), alt.Y("revenue:Q", title="R$ (sales)"))
+        .encode(alt.X("day:N", sort=_in_order(frame, "day"), title=None), alt.Y("revenue:Q", title="R$ (sales)"))
         .properties(height=200)
     )
 

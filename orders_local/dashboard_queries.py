@@ -37,6 +37,8 @@ ANALYTICS_SCHEMA = "analytics"
 THROUGHPUT_METRICS = ("valid", "applied", "superseded", "stale", "duplicate", "conflict", "refused", "dead_lettered")
 COMMIT_LATENCY_METRIC = "commit_latency_ms"
 LATENCY_PERCENTILES = (50, 95, 99)
+#: The tables every refresh reads (the reference tables and pipeline_metrics are optional).
+REQUIRED_TABLES = ("orders", "order_items", "order_events_dead_letter")
 
 
 @dataclass(frozen=True)
@@ -417,6 +419,11 @@ def read_dashboard(
 ) -> DashboardData:
     """Every figure of the dashboard, from one connection (the caller opens and closes it around this)."""
     tables = existing_tables(connection, schema)
+    missing = sorted(set(REQUIRED_TABLES) - tables)
+    if missing:
+        raise LookupError(
+            f"the warehouse has no {', '.join(missing)} table yet in schema {schema} (the pipeline creates them)"
+        )
     return DashboardData(
         now=now,
         as_of=data_as_of(connection, schema),
@@ -426,7 +433,7 @@ def read_dashboard(
         status_funnel=status_funnel(connection, rules, schema),
         live_orders=live_orders(connection, schema=schema),
         revenue_by_state=revenue_by_state(connection, rules, schema),
-        top_categories=top_categories(connection, rules=rules, schema=schema, tables=tables),
+        top_categories=top_categories(connection, limit=15, rules=rules, schema=schema, tables=tables),
         dead_letters=dead_letters_by_reason(connection, now, minutes, schema),
         ingest_lag=ingest_lag(connection, now, minutes, schema),
         throughput=pipeline_throughput(connection, now, minutes, schema, tables),

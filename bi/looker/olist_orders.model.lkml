@@ -79,8 +79,12 @@ explore: rt_order_status_funnel {
 
 explore: rt_pipeline_health {
   label: "Pipeline health (last hour)"
-  description: "Per minute of the last hour: order snapshots written, ingest lag, dead letters by stage."
+  description: "Per minute of the last hour: events received, upsert outcomes, dead letters by stage, commit latency."
   persist_with: rt_one_minute
+  # minute_start is the partition column of pipeline_metrics, which the view reads and passes through.
+  always_filter: {
+    filters: [rt_pipeline_health.minute_start_time: "60 minutes"]
+  }
 }
 
 # ------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-# dbt model rt_pipeline_health (models/realtime): one row per minute of the last hour in which the pipeline
-# wrote an order snapshot or dead-lettered a message. minute_start is a UTC instant.
+# dbt model rt_pipeline_health (models/realtime): one row per UTC minute of the last hour (var
+# rt_pipeline_health_minutes) in which a pipeline sink committed a flush, from the counts the sinks write to
+# pipeline_metrics. Counts are events (at least once), not orders. Latency percentiles are histogram bucket
+# upper bounds (ms), NULL over 60 s.
 view: rt_pipeline_health {
   sql_table_name: @{analytics_dataset}.rt_pipeline_health ;;
 
@@ -10,6 +12,7 @@ view: rt_pipeline_health {
     sql: CAST(${TABLE}.minute_start AS STRING) ;;
   }
 
+  # The partition column of pipeline_metrics (minute), passed through: filter on it.
   dimension_group: minute_start {
     label: "Minute"
     type: time
@@ -17,22 +20,40 @@ view: rt_pipeline_health {
     sql: ${TABLE}.minute_start ;;
   }
 
-  dimension: orders_written {
+  dimension: events_received {
     hidden: yes
     type: number
-    sql: ${TABLE}.orders_written ;;
+    sql: ${TABLE}.events_received ;;
   }
 
-  dimension: avg_ingest_lag_seconds {
+  dimension: valid_snapshots {
     hidden: yes
     type: number
-    sql: ${TABLE}.avg_ingest_lag_seconds ;;
+    sql: ${TABLE}.valid_snapshots ;;
   }
 
-  dimension: max_ingest_lag_seconds {
+  dimension: applied_snapshots {
     hidden: yes
     type: number
-    sql: ${TABLE}.max_ingest_lag_seconds ;;
+    sql: ${TABLE}.applied_snapshots ;;
+  }
+
+  dimension: superseded_snapshots {
+    hidden: yes
+    type: number
+    sql: ${TABLE}.superseded_snapshots ;;
+  }
+
+  dimension: stale_snapshots {
+    hidden: yes
+    type: number
+    sql: ${TABLE}.stale_snapshots ;;
+  }
+
+  dimension: duplicate_snapshots {
+    hidden: yes
+    type: number
+    sql: ${TABLE}.duplicate_snapshots ;;
   }
 
   dimension: dead_letters {
@@ -71,23 +92,65 @@ view: rt_pipeline_health {
     sql: ${TABLE}.sink_errors ;;
   }
 
-  measure: snapshots_written {
-    description: "Order snapshots written (each order counted at its latest write)."
-    type: sum
-    sql: ${orders_written} ;;
-  }
-
-  measure: average_ingest_lag_seconds {
-    description: "Average seconds from event to write, weighted by the snapshots of each minute."
+  dimension: commit_latency_messages {
+    hidden: yes
     type: number
-    value_format_name: decimal_1
-    sql: SUM(${avg_ingest_lag_seconds} * ${orders_written}) / NULLIF(${snapshots_written}, 0) ;;
+    sql: ${TABLE}.commit_latency_messages ;;
   }
 
-  measure: max_ingest_lag {
-    label: "Max Ingest Lag Seconds"
-    type: max
-    sql: ${max_ingest_lag_seconds} ;;
+  dimension: commit_latency_over_60s {
+    hidden: yes
+    type: number
+    sql: ${TABLE}.commit_latency_over_60s ;;
+  }
+
+  dimension: commit_latency_p50_ms {
+    description: "Median publish-to-commit latency of the minute: upper bound of its histogram bucket (ms)."
+    type: number
+    sql: ${TABLE}.commit_latency_p50_ms ;;
+  }
+
+  dimension: commit_latency_p95_ms {
+    description: "95th percentile of the minute's latency: upper bound of its histogram bucket (ms)."
+    type: number
+    sql: ${TABLE}.commit_latency_p95_ms ;;
+  }
+
+  dimension: commit_latency_p99_ms {
+    description: "99th percentile of the minute's latency: upper bound of its histogram bucket (ms)."
+    type: number
+    sql: ${TABLE}.commit_latency_p99_ms ;;
+  }
+
+  measure: total_events_received {
+    description: "Messages handled: valid snapshots plus the dead letters of the stages before the sink."
+    type: sum
+    sql: ${events_received} ;;
+  }
+
+  measure: total_valid_snapshots {
+    type: sum
+    sql: ${valid_snapshots} ;;
+  }
+
+  measure: total_applied_snapshots {
+    type: sum
+    sql: ${applied_snapshots} ;;
+  }
+
+  measure: total_superseded_snapshots {
+    type: sum
+    sql: ${superseded_snapshots} ;;
+  }
+
+  measure: total_stale_snapshots {
+    type: sum
+    sql: ${stale_snapshots} ;;
+  }
+
+  measure: total_duplicate_snapshots {
+    type: sum
+    sql: ${duplicate_snapshots} ;;
   }
 
   measure: total_dead_letters {
@@ -121,9 +184,30 @@ view: rt_pipeline_health {
   }
 
   measure: dead_letter_rate {
-    description: "Dead letters per message handled (snapshots written plus dead letters)."
+    description: "Dead letters per event received."
     type: number
     value_format_name: percent_2
-    sql: ${total_dead_letters} / NULLIF(${snapshots_written} + ${total_dead_letters}, 0) ;;
+    sql: ${total_dead_letters} / NULLIF(${total_events_received}, 0) ;;
+  }
+
+  measure: total_commit_latency_messages {
+    type: sum
+    sql: ${commit_latency_messages} ;;
+  }
+
+  measure: total_commit_latency_over_60s {
+    type: sum
+    sql: ${commit_latency_over_60s} ;;
+  }
+
+  # Percentiles do not add up across minutes: the worst minute's is an upper bound for the period.
+  measure: worst_commit_latency_p95_ms {
+    type: max
+    sql: ${commit_latency_p95_ms} ;;
+  }
+
+  measure: worst_commit_latency_p99_ms {
+    type: max
+    sql: ${commit_latency_p99_ms} ;;
   }
 }

@@ -1,5 +1,7 @@
 """The dbt models the BI artefacts (bi/looker, bi/tableau) read: names, output columns, BigQuery partitioning.
 
+Not named dbt_*: dbt imports every top-level dbt_* module it can find as a plugin.
+
 Offline and fast: no dbt run, no dbt parse. A model's columns are read from its own SQL, so that renaming a
 column in dbt fails the BI tests even where the model's .yml documents only some columns:
 
@@ -9,7 +11,7 @@ column in dbt fails the BI tests even where the model's .yml documents only some
 2. the output columns are those of the statement's final SELECT list: an alias (``... as name``) or a plain
    column reference (``table.name``); ``select *`` is expanded from the CTE or model it reads, recursively.
 
-A column the .yml documents that the SQL does not output fails (:func:`test_yml_columns_are_model_columns`),
+A column the .yml documents that the SQL does not output fails (test_lookml.py::test_yml_columns_are_model_columns),
 so the reader stays honest about what it reads.
 """
 
@@ -22,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -106,26 +107,26 @@ def _folder_materialization(path: Path) -> str:
     return materialized
 
 
-def _render(name: str) -> tuple[str, dict[str, Any]]:
-    """The model's SQL rendered for BigQuery with stubbed dbt context members, and the config() it called."""
-    config: dict[str, Any] = {}
+def _var(var_name: str, default: Any = None) -> Any:
     variables = _project()["vars"]
+    if var_name not in variables and default is None:
+        raise KeyError(f"var {var_name!r} is not in dbt_project.yml")
+    return variables.get(var_name, default)
 
-    def var(var_name: str, default: Any = None) -> Any:
-        if var_name not in variables and default is None:
-            raise KeyError(f"{name}: var {var_name!r} is not in dbt_project.yml")
-        return variables.get(var_name, default)
+
+@cache
+def _environment() -> tuple[jinja2.Environment, dict[str, Any]]:
+    """A Jinja environment with the dbt stubs and the project's macros (compiled once), and the dict that
+    config() records into (cleared before each model: models render one at a time)."""
+    recorded: dict[str, Any] = {}
 
     def record_config(**kwargs: Any) -> str:
-        config.update(kwargs)
+        recorded.update(kwargs)
         return ""
-
-    def dbt_return(value: Any) -> Any:
-        return value
 
     environment = jinja2.Environment(extensions=["jinja2.ext.do"], undefined=jinja2.StrictUndefined)
     environment.globals.update(
-        var=var,
+        var=_var,
         ref=lambda model_name, *_: model_name,
         source=lambda source_name, table_name: f"{source_name}.{table_name}",
         config=record_config,
@@ -135,10 +136,20 @@ def _render(name: str) -> tuple[str, dict[str, Any]]:
         dbt=_Expression(),
         exceptions=_Expression(),
         this=_Expression("this"),
-        **{"return": dbt_return},
+        **{"return": lambda value: value},  # dbt's return(): the macro's value, here rendered as text
     )
-    sql = environment.from_string(_macros_source() + "\n" + model_paths()[name].read_text()).render()
-    return sql, config
+    macros = environment.from_string(_macros_source()).module
+    environment.globals.update({name: getattr(macros, name) for name in dir(macros) if not name.startswith("_")})
+    return environment, recorded
+
+
+@cache
+def _render(name: str) -> tuple[str, dict[str, Any]]:
+    """The model's SQL rendered for BigQuery with stubbed dbt context members, and the config() it called."""
+    environment, recorded = _environment()
+    recorded.clear()
+    sql = environment.from_string(model_paths()[name].read_text()).render()
+    return sql, dict(recorded)
 
 
 # A string literal, or a comment (whose apostrophes are no quotes), read left to right.
@@ -263,13 +274,7 @@ def load_model(name: str) -> Model:
     )
 
 
-@pytest.fixture(scope="session")
-def dbt_model():
-    """load_model: a dbt model by name (KeyError if there is none)."""
-    return load_model
-
-
-@pytest.fixture(scope="session")
+@cache
 def analytics_dataset() -> str:
     """The dataset dbt builds into on BigQuery: the default of DBT_BIGQUERY_DATASET in dbt/profiles.yml."""
     profiles = (DBT_DIR / "profiles.yml").read_text()
