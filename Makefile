@@ -50,6 +50,9 @@ test-pythons: $(STAMP) ## The unit tests on every other Python requires-python n
 test-slow: $(STAMP) ## The tests that are not unit: emulator end-to-end, dbt, Terraform (after `lint` in `make test`)
 	$(PY) -m pytest -m 'not unit'
 
+test-airflow: $(STAMP) ## DagBag import of airflow/dags on Airflow 2.11 and 3.1 (venvs cached in ~/.cache; part of test-slow)
+	$(PY) -m pytest -m airflow
+
 .NOTPARALLEL:
 
 lint: lint-python lint-dbt lint-terraform ## ruff over the Python code, sqlfluff over dbt/, checkov over terraform/

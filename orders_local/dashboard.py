@@ -211,7 +211,7 @@ def _bar_chart(rows: list[dict], category: str, value: str, title: str, *, horiz
             alt.Y(f"{category}:N", sort=order, title=None, axis=alt.Axis(labelLimit=200, labelOverlap=False)),
             alt.X(f"{value}:Q", title=title, axis=value_axis),
         )
-        height = max(180, BAR_PX * len(frame))
+        height = alt.Step(BAR_PX)  # per bar: every label fits, however many rows
     else:
         encoding = (
             alt.X(f"{category}:N", sort=order, title=None, axis=alt.Axis(labelAngle=-45)),

@@ -17,7 +17,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 
 # Markers are given here, not by hand: `make test-unit` runs `-m unit`, the rest of `make test` `-m "not unit"`.
 # A test under one of these folders gets its marker...
-DIRECTORY_MARKERS = {"e2e": "e2e", "dbt": "dbt", "terraform": "terraform", "airflow": "terraform"}
+DIRECTORY_MARKERS = {"e2e": "e2e", "dbt": "dbt", "terraform": "terraform", "airflow": "airflow"}
 # ...and so does any test, wherever it lives, that uses one of these fixtures (directly or through another).
 FIXTURE_MARKERS = {"pubsub": "e2e", "warehouse_path": "dbt", "dbt_build": "dbt", "dbt_bigquery_sql": "dbt"}
 SLOW_MARKERS = frozenset({*DIRECTORY_MARKERS.values(), *FIXTURE_MARKERS.values()})
