@@ -13,7 +13,7 @@ DUCKDB_PATH ?= $(DATA_DIR)/warehouse.duckdb
 OLIST_DIR ?= ../shared/data/olist
 
 .PHONY: help venv demo test test-unit test-pythons test-slow lint lint-python lint-dbt lint-terraform emulator-start emulator-stop load-reference \
-	dbt-build dbt-docs bench clean
+	dbt-build dbt-docs dashboard test-airflow bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ DEMO_MINUTES ?= 2
 DEMO_SOURCE ?= generated
 demo: $(STAMP) ## Live: emulator, streaming pipeline, publisher, dashboard, dbt every 30 s for DEMO_MINUTES (0 = until Ctrl-C), then a summary
 	$(PY) -m orders_local.demo --data-dir $(DATA_DIR) --minutes $(DEMO_MINUTES) --source $(DEMO_SOURCE) $(if $(OLIST_DIR),--olist-dir $(OLIST_DIR))
+
+dashboard: $(STAMP) ## Live dashboard (Streamlit) on an existing warehouse, on a free loopback port; prints the URL
+	$(PY) -m orders_local.dashboard --duckdb-path $(DUCKDB_PATH)
 
 # Fast feedback first: ruff, the unit tests, the rest of `lint`, the unit tests on the other Pythons, then the
 # slow tests. Prerequisites run left to right (.NOTPARALLEL below); each runs once even if listed twice.

@@ -14,17 +14,19 @@ a file read-write, or several hold it read-only, never both; the pipeline opens 
 flush. So the dashboard must never keep the file open, and never wait long for it:
 
 - one unit of work per refresh: the raw warehouse is opened read-only (``warehouse.connection.connect``), every
-  query of the page runs on that one connection, and it is closed at once. The lock is held for the length
-  of those queries (a few ms on the demo's data, shown on the page as "read … ms"); the pipeline's writer,
-  which retries a lock conflict with short jittered backoff, waits at most that long;
+  query of the page runs on that one connection, and it is closed at once. The file is held for the open, the
+  queries and the close: 70-90 ms on the demo's data on a 2-core machine (the page shows it as "read … ms").
+  A flush that collides with a read waits that long plus its backoff's overshoot. Measured (300 flushes of a
+  writer, a read every 2 s): commit p50 28 ms against 30 ms without the dashboard, p99 145 ms against 45 ms
+  (the few commits that collided), no read ever refused;
 - bounded waiting: while the pipeline holds the file, the open is retried with short backoff (5 ms doubling
   to 50 ms) for at most half a refresh interval (at most 1 s). Waiting holds nothing, so it never delays the
   writer. After that, the page keeps the last good figures and says "warehouse busy" with their time;
 - one reader per dashboard process: the reads are shared by every open browser tab (``st.cache_resource``);
   a tab that refreshes within 0.8 refresh intervals of the last read reuses it. More tabs do not mean more
   lock traffic for the pipeline;
-- the analytics file is dbt's published build (replaced whole by ``os.replace``), read the same way; a
-  read-only connection per refresh sees each new build.
+- the analytics file is dbt's published build (replaced whole by ``os.replace``), read the same way, and only
+  when its modification time changes; a new read-only connection sees each new build.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ class Reading:
 
     data: queries.DashboardData | None = None
     read_at: datetime | None = None  # when ``data`` was read
-    read_ms: float | None = None  # how long that read held the warehouse open (open, queries, close)
+    read_ms: float | None = None  # how long that read took: any lock wait, open, queries, close
     marts: list[dict] | None = None
     marts_built_at: datetime | None = None
     problem: str | None = None  # why the latest attempt did not give new figures; None when it did
@@ -132,15 +134,13 @@ class WarehouseReader:
         started = time.perf_counter()
         try:
             with self._open(self.warehouse) as connection:
-                opened = time.perf_counter()
                 data = queries.read_dashboard(connection, now, WINDOW_MINUTES)
         except WarehouseLockedError:
             return replace(previous, problem="warehouse busy", busy=True)
         except (duckdb.Error, LookupError) as error:
             return replace(previous, problem=f"cannot read {self.warehouse}: {error}", busy=False)
-        held_ms = (time.perf_counter() - opened) * 1000
-        waited_ms = (opened - started) * 1000
-        return replace(previous, data=data, read_at=now, read_ms=held_ms + waited_ms, problem=None, busy=False)
+        read_ms = (time.perf_counter() - started) * 1000
+        return replace(previous, data=data, read_at=now, read_ms=read_ms, problem=None, busy=False)
 
     def _read_marts(self, previous: Reading) -> tuple[list[dict] | None, datetime | None]:
         """dbt's daily revenue from the analytics file; the previous figures when it is busy or unreadable."""
@@ -393,7 +393,7 @@ def render_live(reader: WarehouseReader, refresh_seconds: float, zone: ZoneInfo)
     if reading.busy:
         since = _local(reading.read_at, zone) if reading.read_at else NOT_AVAILABLE
         st.warning(
-            f"Warehouse busy: the pipeline held it for more than {reader.lock_timeout:g} s. "
+            f"Warehouse busy: a writer (the pipeline, a loader) held it for more than {reader.lock_timeout:g} s. "
             f"Showing the last good figures, read at {since}."
         )
     elif reading.problem:
@@ -446,7 +446,7 @@ def serve(argv: list[str] | None = None) -> int:
     command = [
         sys.executable, "-m", "streamlit", "run", __file__, "--server.address", "127.0.0.1",
         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--", *app_args,
+        "--client.toolbarMode", "minimal", "--", *app_args,
     ]  # fmt: skip
     print(f"dashboard: http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
     os.execv(sys.executable, command)

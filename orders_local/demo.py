@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                 _python(
                     "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.address", "127.0.0.1",
                     "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                    "--client.toolbarMode", "minimal",
                     "--", "--duckdb-path", str(warehouse), "--analytics-path", str(analytics),
                 ),
                 logs / "dashboard.log",
