@@ -109,7 +109,14 @@ def metric_rows(
     minute = minute_of(committed_at)
     written_at = written_at or datetime.now(timezone.utc)
     return [
-        {"minute": minute, "metric": metric, "kind": kind, "value": int(value), "writer": writer, "written_at": written_at}
+        {
+            "minute": minute,
+            "metric": metric,
+            "kind": kind,
+            "value": int(value),
+            "writer": writer,
+            "written_at": written_at,
+        }
         for (metric, kind), value in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1] or ""))
         if value > 0
     ]

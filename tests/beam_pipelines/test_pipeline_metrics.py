@@ -132,9 +132,9 @@ def test_the_dataflow_read_takes_the_messages_publish_time():
     published = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=timezone.utc)
     message = PubsubMessage(b"{}", {"event_id": "e"}, message_id="7", publish_time=published)
     (received,) = FromPubsubMessage(timestamp_is_publish_time=True).process(message, Timestamp(1))
-    assert received.publish_time == published and received.message_id == "7" and received.attributes == {
-        "event_id": "e"
-    }
+    assert (
+        received.publish_time == published and received.message_id == "7" and received.attributes == {"event_id": "e"}
+    )
     # Without one, the element timestamp is the publish time only when no timestamp attribute replaced it.
     bare = PubsubMessage(b"{}", {})
     (fallback,) = FromPubsubMessage(timestamp_is_publish_time=True).process(bare, Timestamp.of(published))

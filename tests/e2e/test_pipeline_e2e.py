@@ -10,10 +10,12 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
 import pytest
 from oracle import dead_letter_rows, expected_tables, fold_latest, full_tables, warehouse_tables
 from pubsub_helpers import pull_and_ack
 
+from beam_pipelines import pipeline_metrics as pm
 from publishers.faults import FAULTS
 from publishers.stream import MessageStream, StreamSettings
 
@@ -132,3 +134,37 @@ def test_a_missing_dead_letter_topic_is_one_clear_line(pubsub, pubsub_names):
     )  # fmt: skip
     assert result.returncode == 2
     assert f"topic projects/{pubsub.project}/topics/absent does not exist" in result.stderr.strip().splitlines()[-1]
+
+
+def test_pipeline_metrics_reconcile_with_what_was_published(pubsub, pubsub_names, expected_messages, tmp_path):
+    """pipeline_metrics, written by the sinks after each commit, account for every published message once:
+    valid + dead-lettered = published, the outcomes of the valid ones add up, and each streamed message has a
+    publish-to-commit latency (the local read takes Pub/Sub's publish time)."""
+    valid = [m for m in expected_messages if m.fault is None]
+    invalid = [m for m in expected_messages if m.fault is not None]
+    _run(
+        ["-m", "publishers", "--topic", pubsub_names["topic"], "--rate", "0", *PUBLISH_FLAGS], env=pubsub.environment()
+    )
+    warehouse = tmp_path / "metrics.duckdb"
+    _stream(pubsub, pubsub_names, warehouse)
+
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    rows = connection.execute(
+        "SELECT minute, metric, kind, value, writer, written_at FROM orders_rt.pipeline_metrics"
+    ).fetchall()
+    connection.close()
+    sums: Counter = Counter()
+    for _, metric, kind, value, _, _ in rows:
+        sums[(metric, kind)] += value
+    dead_lettered = Counter({kind: value for (metric, kind), value in sums.items() if metric == pm.DEAD_LETTERED})
+    assert sums[(pm.VALID, None)] + sum(dead_lettered.values()) == len(expected_messages)
+    assert sums[(pm.VALID, None)] == len(valid)
+    expected_kinds = Counter(f"{FAULTS[m.fault][1]}/{FAULTS[m.fault][2]}" for m in invalid)
+    assert dead_lettered == expected_kinds  # no sink-stage dead letter: no sequence conflict in this stream
+    assert sum(sums[(outcome, None)] for outcome in pm.OUTCOMES) == len(valid)
+    assert sums[(pm.APPLIED, None)] > 0 and sums[(pm.DUPLICATE, None)] > 0
+    latencies = {kind: value for (metric, kind), value in sums.items() if metric == pm.COMMIT_LATENCY_MS}
+    assert sum(latencies.values()) == len(valid) and set(latencies) <= set(pm.LATENCY_BUCKET_KINDS)
+    assert all(value > 0 for _, _, _, value, _, _ in rows)
+    assert all(minute.second == 0 and minute.microsecond == 0 and minute <= written for minute, *_, written in rows)
+    assert len({writer for *_, writer, _ in rows}) >= 2  # one writer per sink instance (upsert, dead letters)
