@@ -120,3 +120,29 @@ def metric_rows(
         for (metric, kind), value in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1] or ""))
         if value > 0
     ]
+
+
+def latency_bound(kind: str) -> float:
+    """A ``commit_latency_ms`` bucket's upper bound: "250" -> 250.0, "+Inf" -> inf."""
+    return float(kind.strip())
+
+
+def histogram_percentiles(
+    buckets: Iterable[tuple[float, int]], percentiles: Iterable[int] = (50, 95, 99)
+) -> dict[int, float]:
+    """For each percentile, the upper bound of the bucket holding it (``buckets``: (upper bound, count), not
+    cumulative, any order). Empty when nothing was measured."""
+    ordered = sorted(buckets)
+    total = sum(count for _, count in ordered)
+    if total <= 0:
+        return {}
+    found = {}
+    for percentile in percentiles:
+        rank = max(1, math.ceil(percentile / 100 * total))
+        seen = 0
+        for bound, count in ordered:
+            seen += count
+            if seen >= rank:
+                found[percentile] = bound
+                break
+    return found

@@ -244,7 +244,7 @@ def render_table(measurements: Sequence[Measurement]) -> list[str]:
     """Medians (and ranges) over runs per variant, then the medians of the per-run ratios with/without."""
     variants = variant_order(measurements)
     lines = [
-        "| Variant | " + " | ".join(name for name, _, _ in METRICS) + " | dashboard reads (median ms each) |",
+        "| Variant | " + " | ".join(name for name, _, _ in METRICS) + " | dashboard reads: count, ms each |",
         "|---|" + "---:|" * (len(METRICS) + 1),
     ]
     for variant in variants:
@@ -255,14 +255,16 @@ def render_table(measurements: Sequence[Measurement]) -> list[str]:
         else:
             count = median_range([m.dashboard_reads for m in chosen])
             read_ms = median_range([m.dashboard_read_ms for m in chosen])
-            reads = f"{_cell(count, '{:,.0f}')} ({_cell(read_ms, '{:,.0f}')} ms)"
+            reads = f"{_fmt(count and count[0])}, {_cell(read_ms, '{:,.0f}')} ms"
         lines.append(f"| {variant} (n={len(chosen)}) | " + " | ".join(cells) + f" | {reads} |")
     pairs = paired(measurements)
     if pairs:
         getters = {name: get for name, get, _ in METRICS}
         lines += [
             "",
-            "| Ratio with / without, same run (median of runs, range) | " + " | ".join(RATIO_METRICS) + " |",
+            "| Ratio with / without, same run (median of runs, range) | "
+            + " | ".join(name.split(" (")[0] for name in RATIO_METRICS)
+            + " |",
             "|---|" + "---:|" * len(RATIO_METRICS),
         ]
         for variant in variants:
@@ -301,7 +303,7 @@ def render_checks(measurements: Sequence[Measurement]) -> str:
         text += (
             "; `pipeline_metrics` writes dropped after waiting 2 s for the lock (their events are missing from the "
             "committed rate, not from the warehouse): "
-            + ", ".join(f"{v} {n}" for v, n in dropped.items())
+            + "; ".join(f"{v}: {n}" for v, n in dropped.items())
             + " (sums over runs)"
         )
     else:
@@ -744,21 +746,14 @@ def interpretation(measurements: Sequence[Measurement], refresh: float) -> str:
         f"({_fmt(ratio_of(measurements, base, 'visible p50 (ms)'), '{:.1f}')}x and "
         f"{_fmt(ratio_of(measurements, base, 'visible p99 (ms)'), '{:.1f}')}x, per-run ratios). "
     )
-    keeps_up = rthr is not None and abs(rthr - 1) <= 0.05 and max(drain or 0, wdrain or 0) < 2
-    if keeps_up:
-        text += (
-            f"The pipeline kept up with the {_fmt(offered, '{:,.0f}')} events/s offered either way "
-            f"({_fmt(wthr, '{:,.1f}')} against {_fmt(thr, '{:,.1f}')} events/s committed, ratio "
-            f"{_fmt(rthr, '{:.2f}')}; drained within "
-            f"{_fmt(max(drain or 0, wdrain or 0), '{:.1f}')} s): at this rate the dashboard costs freshness, not "
-            "throughput. "
-        )
-    else:
-        text += (
-            f"The pipeline committed {_fmt(wthr, '{:,.1f}')} events/s against {_fmt(thr, '{:,.1f}')} without (ratio "
-            f"{_fmt(rthr, '{:.2f}')}, {_fmt(offered, '{:,.0f}')} offered) and took {_fmt(wdrain, '{:.1f}')} s "
-            f"against {_fmt(drain, '{:.1f}')} s to drain after the publisher stopped. "
-        )
+    keeps_up = rthr is not None and rthr >= 0.9 and max(drain or 0, wdrain or 0) < 2
+    text += (
+        f"The pipeline {'still kept up with' if keeps_up else 'fell behind'} the {_fmt(offered, '{:,.0f}')} "
+        f"events/s offered ({_fmt(wthr, '{:,.1f}')} against {_fmt(thr, '{:,.1f}')} events/s committed, ratio "
+        f"{_fmt(rthr, '{:.2f}')}; the backlog left when publishing stopped drained in {_fmt(wdrain, '{:.1f}')} s "
+        f"against {_fmt(drain, '{:.1f}')} s)"
+        + (": at this rate the dashboard costs freshness more than throughput. " if keeps_up else ". ")
+    )
     reads = median_range([m.dashboard_read_ms for m in measurements if m.variant == base])
     holds = median_range([m.poll_ms for m in measurements])
     cpu = median_range([m.dashboard_cpu_s for m in measurements if m.variant == base])
@@ -773,8 +768,8 @@ def interpretation(measurements: Sequence[Measurement], refresh: float) -> str:
         text += f" and more of them are superseded before anyone sees them ({_fmt(wseen)} seen against {_fmt(seen)})"
     pipeline_cpu = median_of(measurements, WITHOUT, "pipeline CPU (s)")
     text += (
-        f". The page is not free on 2 shared cores either: the Streamlit server and chromium used {_fmt(cpu[0])} s "
-        f"of CPU per variant, against {_fmt(pipeline_cpu)} s for the pipeline itself. "
+        f"; and on 2 shared cores the page itself is not free (Streamlit + chromium: {_fmt(cpu[0])} s of CPU per "
+        f"variant, about as much as the pipeline's {_fmt(pipeline_cpu)} s). "
         if cpu and cpu[0]
         else ". "
     )

@@ -17,7 +17,6 @@ is append-only: every row is a count of one flush, so totals are sums over rows.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +26,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from beam_pipelines.pipeline_metrics import histogram_percentiles, latency_bound
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, quote
 
 DBT_PROJECT_FILE = Path(__file__).resolve().parents[1] / "dbt" / "dbt_project.yml"
@@ -328,29 +328,6 @@ class PipelineThroughput:
 
     def latency_percentiles(self) -> dict[int, float]:
         return histogram_percentiles(self.latency_buckets, LATENCY_PERCENTILES)
-
-
-def latency_bound(kind: str) -> float:
-    """A ``commit_latency_ms`` bucket's upper bound: "250" -> 250.0, "+Inf" -> inf."""
-    return float(kind.strip())
-
-
-def histogram_percentiles(buckets: list[tuple[float, int]], percentiles=LATENCY_PERCENTILES) -> dict[int, float]:
-    """For each percentile, the upper bound of the bucket holding it (buckets are counts, not cumulative)."""
-    ordered = sorted(buckets)
-    total = sum(count for _, count in ordered)
-    if total <= 0:
-        return {}
-    found = {}
-    for percentile in percentiles:
-        rank = max(1, math.ceil(percentile / 100 * total))
-        seen = 0
-        for bound, count in ordered:
-            seen += count
-            if seen >= rank:
-                found[percentile] = bound
-                break
-    return found
 
 
 def pipeline_throughput(

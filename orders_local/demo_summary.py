@@ -14,13 +14,14 @@ from pathlib import Path
 
 import duckdb
 
+from beam_pipelines.pipeline_metrics import COMMIT_LATENCY_MS, histogram_percentiles, latency_bound
 from schemas.settings import DEFAULT_DATASET
 from warehouse.connection import WarehouseLockedError, connect
 
 SCHEMA = DEFAULT_DATASET
 #: The fold outcomes and other per-event counts the pipeline writes to pipeline_metrics.
 OUTCOMES = ("valid", "applied", "superseded", "stale", "duplicate", "conflict", "refused", "dead_lettered")
-LATENCY_METRIC = "commit_latency_ms"
+LATENCY_METRIC = COMMIT_LATENCY_MS
 PERCENTILES = (50, 95, 99)
 
 
@@ -74,28 +75,6 @@ def _ms(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:g} ms"
 
 
-def histogram_percentiles(buckets: list[tuple[float, int]], percentiles=PERCENTILES) -> dict[int, float]:
-    """The upper bound of the bucket holding each percentile (buckets: (upper bound, count), any order)."""
-    ordered = sorted(buckets)
-    total = sum(n for _, n in ordered)
-    if total == 0:
-        return {}
-    out = {}
-    for p in percentiles:
-        rank = math.ceil(p / 100 * total)
-        seen = 0
-        for bound, n in ordered:
-            seen += n
-            if seen >= rank:
-                out[p] = bound
-                break
-    return out
-
-
-def _bound(text: str) -> float:
-    return math.inf if text.strip().lower() in {"+inf", "inf"} else float(text)
-
-
 def _table_exists(connection, schema: str, table: str) -> bool:
     return bool(
         connection.execute(
@@ -126,7 +105,7 @@ def read_summary(warehouse: Path, analytics: Path, published: int | None, dbt_bu
                 ).fetchall()
             }
             buckets = [
-                (_bound(kind), int(total))
+                (latency_bound(kind), int(total))
                 for kind, total in raw.execute(
                     f"SELECT kind, sum(value) FROM {SCHEMA}.pipeline_metrics WHERE metric = ? GROUP BY 1",
                     [LATENCY_METRIC],

@@ -108,7 +108,7 @@ def test_checks_say_what_was_received_and_dropped():
         "no `pipeline_metrics` write was dropped."
     )
     measurements[1].metrics_dropped = 2
-    assert f"without 0, {WITH_2} 2 (sums over runs)." in bench.render_checks(measurements)
+    assert f"without: 0; {WITH_2}: 2 (sums over runs)." in bench.render_checks(measurements)
 
 
 def test_dashboard_read_from_the_page_caption():
@@ -168,10 +168,11 @@ def test_table_shows_medians_ranges_and_per_run_ratios():
     assert without.endswith("| none |")
     with_2 = next(line for line in lines if line.startswith(f"| {WITH_2} (n=3)"))
     assert "| 320 (200 to 360) |" in with_2  # 100x2, 120x3, 80x4
-    assert with_2.endswith("| 20 (90 ms) |")
+    assert with_2.endswith("| 20, 90 ms |")
     ratio = lines[lines.index(with_2) + 4]
     # p50 ratios 2, 3, 4 -> median 3; p99 ratios all 2; throughput and CPU 1.
     assert ratio == f"| {WITH_2} (n=3) | 3.00 (2.00 to 4.00) | 2.00 | 1.00 | 1.00 |"
+    assert lines[lines.index(with_2) + 2].startswith("| Ratio with / without, same run (median of runs, range) |")
     assert bench.ratio_of(three_runs(), WITH_2, "visible p50 (ms)") == 3.0
     assert bench.median_of(three_runs(), "without", "visible p50 (ms)") == 100
 
@@ -179,7 +180,7 @@ def test_table_shows_medians_ranges_and_per_run_ratios():
 def test_interpretation_says_what_the_figures_say():
     text = bench.interpretation(three_runs(), 2.0)
     assert "320 ms at the median" in text and "(3.0x and 2.0x" in text
-    assert "kept up with the 200 events/s offered either way" in text
+    assert "still kept up with the 200 events/s offered" in text
     assert "DuckDB lets one process hold the file read-write" in text
     assert "10 s of CPU" in text
     slower = [
@@ -187,8 +188,8 @@ def test_interpretation_says_what_the_figures_say():
         for m in three_runs()
     ]
     text = bench.interpretation(slower, 2.0)
-    assert "committed 150.0 events/s against 200.0 without (ratio 0.75" in text
-    assert "took 8.0 s against 0.5 s to drain" in text
+    assert "fell behind the 200 events/s offered (150.0 against 200.0 events/s committed, ratio 0.75" in text
+    assert "drained in 8.0 s against 0.5 s)." in text
 
 
 def test_section_between_markers_replaced_or_appended(tmp_path):

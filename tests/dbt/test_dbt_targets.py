@@ -137,6 +137,7 @@ def test_realtime_views_filter_on_the_partition_columns(rt_model: Path) -> None:
     partition_filters = {
         "stg_orders_rt__orders": r"where purchased_at >= \{\{ timestamp_ago\(",
         "stg_orders_rt__dead_letters": r"where dead_lettered_at >= \{\{ timestamp_ago\(",
+        "stg_orders_rt__pipeline_metrics": r"where minute_start >= \{\{ timestamp_ago\(",
     }
     used = [model for model in partition_filters if f"ref('{model}')" in sql]
     assert used
