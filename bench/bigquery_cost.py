@@ -39,6 +39,7 @@ from beam_pipelines.sinks.compaction_sql import (
     bigquery_dialect,
 )
 from beam_pipelines.sinks.upsert_sql import LINE_TABLES
+from bench.sections import replace_section
 from schemas import (
     CHANGELOG_TABLE,
     COMPACTION_RUNS_TABLE,
@@ -1570,14 +1571,8 @@ def section(args: argparse.Namespace, shape: Shape, prices: Prices, limits: Limi
 
 
 def write_section(path: Path, text_of_section: str) -> None:
-    """Replace this script's section of ``path`` (between the markers), or append it at the end."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if MARK_BEGIN in text and MARK_END in text:
-        before, rest = text.split(MARK_BEGIN, 1)
-        text = before + text_of_section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + text_of_section + "\n"
-    path.write_text(text)
+    """Replace this script's section of ``path`` (between its markers), or append it at the end."""
+    replace_section(path, text_of_section, MARK_BEGIN, MARK_END)
 
 
 def main(argv: list[str] | None = None, measure: Callable[[int, int], Shape] = measure_shape) -> int:

@@ -47,6 +47,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.sections import replace_section
+
 MARK_BEGIN = "<!-- dashboard-while-writing:start -->"
 MARK_END = "<!-- dashboard-while-writing:end -->"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -362,14 +364,8 @@ def shown_command(argv: Sequence[str]) -> str:
 
 
 def write_section(path: Path, section: str) -> None:
-    """Replace the section between the markers in ``path``, or append it when missing."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if MARK_BEGIN in text and MARK_END in text:
-        before, rest = text.split(MARK_BEGIN, 1)
-        text = before + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
+    """Replace this script's section of ``path`` (between its markers), or append it at the end."""
+    replace_section(path, section, MARK_BEGIN, MARK_END)
 
 
 # --- helper processes (run by the benchmark as ``python -m bench.dashboard_while_writing --role ...``) --------

@@ -32,6 +32,7 @@ from beam_pipelines.sinks.duckdb import DuckDBWarehouse
 from beam_pipelines.sinks.fold import batch_winners
 from beam_pipelines.transforms.parse import VALID, ParseAndValidate
 from beam_pipelines.transforms.rows import ROWS, ToRows, snapshot_rows
+from bench.sections import replace_section
 from publishers.stream import MessageStream, StreamSettings
 from schemas import event_schema
 from schemas.validation import EventValidator
@@ -175,13 +176,8 @@ def run(orders: int, upsert_orders: int, repeats: int) -> str:
 
 
 def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nFigures measured on this project's machines.\n"
-    if MARK_BEGIN in text:
-        before, rest = text.split(MARK_BEGIN, 1)
-        text = before + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
+    """Replace this script's section of ``path`` (between its markers), or append it at the end."""
+    replace_section(path, section, MARK_BEGIN, MARK_END)
 
 
 def main(argv: list[str] | None = None) -> int:
