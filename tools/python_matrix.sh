@@ -5,7 +5,7 @@
 #   tools/python_matrix.sh [VERSION ...] [-- PYTEST_ARGS ...]
 #
 # With no VERSION, the versions are pyproject's requires-python minus .venv's own. Each gets its own virtualenv
-# (`pip install -e '.[local,publisher,dev]'`, no dbt) in a per-user cache outside the clone:
+# (`pip install -e '.[local,publisher,dashboard,dev]'`, no dbt) in a per-user cache outside the clone:
 #   ${PYTHON_MATRIX_CACHE:-${XDG_CACHE_HOME:-~/.cache}/olist-realtime-orders}/venv-py3.X-<hash>
 # keyed by pyproject.toml, setup.py and the interpreter's exact build, so a second run (or another clone,
 # such as CI's fresh one) skips the install. The tests always import this clone's code: pytest runs from the
@@ -16,7 +16,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
 MAIN_PY="${MAIN_PY:-$REPO/.venv/bin/python}"
-EXTRAS="${PYTHON_MATRIX_EXTRAS:-local,publisher,dev}"
+EXTRAS="${PYTHON_MATRIX_EXTRAS:-local,publisher,dashboard,dev}"
 CACHE="${PYTHON_MATRIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/olist-realtime-orders}"
 PYENV_DIR="${PYENV_ROOT:-$HOME/.pyenv}"
 
