@@ -165,6 +165,7 @@ def test_a_model_reading_a_view_resolves_it(dbt_bigquery_sql: DbtAnalysis) -> No
         assert key in dbt_bigquery_sql.analyzed
 
 
+@pytest.mark.dbt  # runs dbt parse: not a unit test (the other Pythons' venvs have no dbt)
 def test_sources_read_the_tables_on_duckdb(tmp_path: Path) -> None:
     """The local target has no changelog (the pipeline upserts the tables): its sources are the tables."""
     manifest = offline_compile(tmp_path, target_name="local", command="parse")
