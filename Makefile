@@ -12,7 +12,7 @@ DATA_DIR ?= data
 DUCKDB_PATH ?= $(DATA_DIR)/warehouse.duckdb
 OLIST_DIR ?= ../shared/data/olist
 
-.PHONY: help venv demo test test-unit test-pythons test-slow lint lint-python lint-dbt lint-terraform emulator-start emulator-stop load-reference \
+.PHONY: help venv demo test test-unit test-pythons test-slow lint lint-python lint-dbt lint-terraform lint-secrets emulator-start emulator-stop load-reference \
 	dbt-build dbt-docs dashboard test-airflow bench clean
 
 help: ## List the targets
@@ -58,7 +58,7 @@ test-airflow: $(STAMP) ## DagBag import of airflow/dags on Airflow 2.11 and 3.1 
 
 .NOTPARALLEL:
 
-lint: lint-python lint-dbt lint-terraform ## ruff over the Python code, sqlfluff over dbt/, checkov over terraform/
+lint: lint-python lint-dbt lint-terraform lint-secrets ## ruff (with bandit's S rules) over the Python code, sqlfluff over dbt/, checkov over terraform/, a secrets scan
 
 lint-python: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -66,6 +66,9 @@ lint-python: $(STAMP)
 
 lint-dbt: $(STAMP) ## sqlfluff over the dbt models and tests (rules in dbt/.sqlfluff; needs no warehouse)
 	$(VENV)/bin/sqlfluff lint dbt/models dbt/tests
+
+lint-secrets: $(LINT_STAMP) ## detect-secrets over every file git tracks (fails on any finding)
+	git ls-files -z | xargs -0 $(LINT_VENV)/bin/detect-secrets-hook
 
 lint-terraform: $(LINT_STAMP) ## checkov over terraform/ (own venv: checkov's pins clash with apache-beam's)
 	$(LINT_VENV)/bin/checkov --directory terraform --skip-download --compact --quiet

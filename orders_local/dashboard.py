@@ -449,7 +449,7 @@ def serve(argv: list[str] | None = None) -> int:
         "--client.toolbarMode", "minimal", "--", *app_args,
     ]  # fmt: skip
     print(f"dashboard: http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
-    os.execv(sys.executable, command)
+    os.execv(sys.executable, command)  # noqa: S606 (replaces itself with streamlit: argv list, no shell)
     return 0  # not reached
 
 

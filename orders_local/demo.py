@@ -51,7 +51,7 @@ class Children:
 
     def start(self, name: str, args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
         handle = log.open("ab")
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 (the project's own commands as argv lists, no shell)
             args, cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
         handle.close()
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         ):
             raise RuntimeError(f"the publisher has not started publishing after 60 s; see {publisher_log}")
         _step(f"loading reference data from {reference}")
-        subprocess.run(
+        subprocess.run(  # noqa: S603 (the reference loader as an argv list, no shell)
             _python("-m", "warehouse.reference", "--olist-dir", str(reference), "--duckdb-path", str(warehouse)),
             cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip

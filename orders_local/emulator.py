@@ -111,7 +111,7 @@ def start(
         command += [f"--project={project}", f"--data-dir={data_dir}"]
     log = (data_dir / "emulator.log").open("ab")
     # A session of its own, so stop() can end the launcher and its JVM together, and nothing else.
-    process = subprocess.Popen(command, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603 (gcloud's emulator as an argv list, no shell)
     log.close()
     deadline = time.monotonic() + timeout
     while not _port_open(host, port):

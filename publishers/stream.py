@@ -91,8 +91,8 @@ class MessageStream:
 
     def __init__(self, settings: StreamSettings, catalog: Catalog | None = None, clock=None) -> None:
         self.settings = settings
-        self.rng = random.Random(settings.seed)
-        self.fault_rng = random.Random(settings.seed + 1)  # faults don't shift the orders' draws
+        self.rng = random.Random(settings.seed)  # noqa: S311 (seeded test data: reproducibility is the point)
+        self.fault_rng = random.Random(settings.seed + 1)  # faults don't shift the orders' draws  # noqa: S311 (seeded test data)
         faker = Faker("pt_BR")
         faker.seed_instance(settings.seed)
         self.catalog = catalog or generate_catalog(self.rng, faker)

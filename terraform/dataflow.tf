@@ -1,6 +1,7 @@
 locals {
   flex_template_image     = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_registry_repository_id}/${var.flex_template_image_name}"
-  flex_template_gcs_path  = coalesce(var.flex_template_gcs_path, "gs://${local.bucket_name}/templates/${var.flex_template_image_name}.json")
+  # In the template bucket, which the worker account can read but not write (storage.tf, iam.tf).
+  flex_template_gcs_path  = coalesce(var.flex_template_gcs_path, "gs://${google_storage_bucket.templates.name}/templates/${var.flex_template_image_name}.json")
   worker_ip_configuration = var.use_public_ips ? "WORKER_IP_PUBLIC" : "WORKER_IP_PRIVATE"
 
   # The pipeline's own flags, shared by the flex template job and the direct launch command.
@@ -78,12 +79,21 @@ resource "google_dataflow_flex_template_job" "orders" {
   on_delete               = var.on_delete
   labels                  = local.labels
 
+  lifecycle {
+    # A spec in the Dataflow bucket could be rewritten by the very account that runs the job.
+    precondition {
+      condition     = !startswith(local.flex_template_gcs_path, "gs://${google_storage_bucket.dataflow.name}/")
+      error_message = "flex_template_gcs_path must not be in the Dataflow bucket, which the worker account can write: leave it null (the template bucket) or name another read-only bucket."
+    }
+  }
+
   depends_on = [
     google_project_iam_member.dataflow_worker,
     google_pubsub_subscription_iam_member.worker_subscription,
     google_pubsub_topic_iam_member.worker_dead_letter_publisher,
     google_bigquery_dataset_iam_member.worker_data_editor,
     google_storage_bucket_iam_member.worker_bucket,
+    google_storage_bucket_iam_member.worker_template_reader,
     google_artifact_registry_repository_iam_member.worker_image_reader,
     google_bigquery_table.tables,
   ]

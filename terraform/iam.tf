@@ -53,12 +53,20 @@ resource "google_bigquery_dataset_iam_member" "worker_data_editor" {
 
 resource "google_storage_bucket_iam_member" "worker_bucket" {
   for_each = toset([
-    "roles/storage.objectAdmin",        # write and clean up staging/temp files, read the template spec
+    "roles/storage.objectAdmin",        # write and clean up staging/temp files
     "roles/storage.legacyBucketReader", # storage.buckets.get: Beam inspects the bucket at launch
   ])
 
   bucket = google_storage_bucket.dataflow.name
   role   = each.value
+  member = local.worker_member
+}
+
+# Read-only on the template bucket: the launcher VM (running as this account) reads the spec, and nothing
+# the job runs can overwrite it. Who builds the template writes there with their own identity.
+resource "google_storage_bucket_iam_member" "worker_template_reader" {
+  bucket = google_storage_bucket.templates.name
+  role   = "roles/storage.objectViewer"
   member = local.worker_member
 }
 

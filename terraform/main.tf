@@ -23,10 +23,11 @@ locals {
 
   labels = merge({ app = "olist-realtime-orders" }, var.labels)
 
-  bigquery_location = coalesce(var.bigquery_location, var.region)
-  bucket_name       = coalesce(var.bucket_name, "${var.project_id}-orders-dataflow")
-  temp_location     = "gs://${google_storage_bucket.dataflow.name}/tmp"
-  staging_location  = "gs://${google_storage_bucket.dataflow.name}/staging"
+  bigquery_location    = coalesce(var.bigquery_location, var.region)
+  bucket_name          = coalesce(var.bucket_name, "${var.project_id}-orders-dataflow")
+  template_bucket_name = coalesce(var.template_bucket_name, "${var.project_id}-orders-templates")
+  temp_location        = "gs://${google_storage_bucket.dataflow.name}/tmp"
+  staging_location     = "gs://${google_storage_bucket.dataflow.name}/staging"
 
   cmek_enabled = var.kms_key_name != null
   # The for_each of every CMEK block (datasets, tables, bucket): the one key, or nothing.

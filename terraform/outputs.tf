@@ -4,7 +4,7 @@ output "project_id" {
 }
 
 output "region" {
-  description = "Region of the Dataflow job and the bucket."
+  description = "Region of the Dataflow job and the buckets."
   value       = var.region
 }
 
@@ -64,8 +64,13 @@ output "compaction_service_account_email" {
 }
 
 output "bucket" {
-  description = "Bucket for Dataflow staging, temp files and flex template specs."
+  description = "Bucket for Dataflow staging and temp files (the worker account writes there)."
   value       = google_storage_bucket.dataflow.name
+}
+
+output "template_bucket" {
+  description = "Bucket for the flex template spec: written by whoever builds the template, only read by the worker account."
+  value       = google_storage_bucket.templates.name
 }
 
 output "temp_location" {
@@ -89,7 +94,7 @@ output "flex_template_image" {
 }
 
 output "flex_template_gcs_path" {
-  description = "gs:// path where gcloud dataflow flex-template build writes the template spec."
+  description = "gs:// path, in the template bucket, where gcloud dataflow flex-template build writes the template spec."
   value       = local.flex_template_gcs_path
 }
 

@@ -171,7 +171,13 @@ variable "compaction_service_account_id" {
 
 variable "bucket_name" {
   type        = string
-  description = "Name of the Dataflow staging/temp/template bucket. Null means <project_id>-orders-dataflow."
+  description = "Name of the Dataflow staging/temp bucket (the worker account writes there). Null means <project_id>-orders-dataflow."
+  default     = null
+}
+
+variable "template_bucket_name" {
+  type        = string
+  description = "Name of the bucket that holds the flex template spec (the worker account only reads it). Null means <project_id>-orders-templates."
   default     = null
 }
 
@@ -183,19 +189,19 @@ variable "temp_retention_days" {
 
 variable "noncurrent_version_retention_days" {
   type        = number
-  description = "Days a replaced or deleted object version is kept in the Dataflow bucket before it is purged."
+  description = "Days a replaced or deleted object version is kept in the Dataflow and template buckets before it is purged."
   default     = 7
 }
 
 variable "bucket_force_destroy" {
   type        = bool
-  description = "Let terraform destroy delete the Dataflow bucket even when it still holds objects."
+  description = "Let terraform destroy delete the Dataflow and template buckets even when they still hold objects."
   default     = false
 }
 
 variable "access_log_bucket" {
   type        = string
-  description = "Existing bucket that receives the Dataflow bucket's usage logs. Null turns usage logs off (Cloud Audit Logs still record access)."
+  description = "Existing bucket that receives the Dataflow and template buckets' usage logs. Null turns usage logs off (Cloud Audit Logs still record access)."
   default     = null
 }
 
@@ -254,7 +260,7 @@ variable "flex_template_image_name" {
 
 variable "flex_template_gcs_path" {
   type        = string
-  description = "gs:// path of the flex template spec written by gcloud dataflow flex-template build. Null means gs://<bucket>/templates/orders-streaming.json."
+  description = "gs:// path of the flex template spec written by gcloud dataflow flex-template build. Null means gs://<template bucket>/templates/orders-streaming.json. Never in the Dataflow bucket, which the worker account can write."
   default     = null
 }
 

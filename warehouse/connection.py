@@ -64,7 +64,7 @@ def connect(
                 raise WarehouseLockedError(
                     f"{path} stayed locked by another process for {lock_timeout:.0f}s ({attempts} attempts): {error}"
                 ) from error
-            time.sleep(backoff * (0.5 + random.random()))
+            time.sleep(backoff * (0.5 + random.random()))  # noqa: S311 (backoff jitter, not security)
             backoff = min(backoff * 2, max_backoff)
     if attempts > 1:
         LOGGER.debug("opened %s after %d attempts (lock held elsewhere)", path, attempts)

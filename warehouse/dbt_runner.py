@@ -75,7 +75,7 @@ class DbtInvocation:
     def run(self) -> int:
         command = [sys.executable, "-c", _DBT_ENTRY, *self.args]
         LOGGER.info("running dbt %s", " ".join(self.args))
-        return subprocess.run(command, env=dict(self.env), cwd=self.cwd, check=False).returncode
+        return subprocess.run(command, env=dict(self.env), cwd=self.cwd, check=False).returncode  # noqa: S603 (dbt as an argv list, no shell)
 
 
 def default_analytics_path(duckdb_path: Path) -> Path:

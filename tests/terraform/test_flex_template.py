@@ -227,7 +227,7 @@ def test_gcloud_builds_the_template_spec(tmp_path: Path) -> None:
             "dataflow",
             "flex-template",
             "build",
-            "gs://my-project-orders-dataflow/templates/orders-streaming.json",
+            "gs://my-project-orders-templates/templates/orders-streaming.json",
             f"--image={image}",
             "--sdk-language=PYTHON",
             f"--metadata-file={FLEX_TEMPLATE_DIR / 'metadata.json'}",

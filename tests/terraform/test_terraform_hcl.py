@@ -43,9 +43,23 @@ WORKER_ROLES = {
     "google_pubsub_subscription_iam_member": {"roles/pubsub.subscriber", "roles/pubsub.viewer"},
     "google_pubsub_topic_iam_member": {"roles/pubsub.publisher"},
     "google_bigquery_dataset_iam_member": {"roles/bigquery.dataEditor"},
-    "google_storage_bucket_iam_member": {"roles/storage.objectAdmin", "roles/storage.legacyBucketReader"},
+    "google_storage_bucket_iam_member": {
+        "roles/storage.objectAdmin",
+        "roles/storage.legacyBucketReader",
+        "roles/storage.objectViewer",
+    },
     "google_artifact_registry_repository_iam_member": {"roles/artifactregistry.reader"},
 }
+WORKER_MEMBERS = {"local.worker_member", "serviceAccount:${google_service_account.dataflow_worker.email}"}
+#: The worker's roles on each bucket: it writes Beam's staging and temp files, and only reads the template spec.
+WORKER_BUCKET_ROLES = {
+    "google_storage_bucket.dataflow.name": {"roles/storage.objectAdmin", "roles/storage.legacyBucketReader"},
+    "google_storage_bucket.templates.name": {"roles/storage.objectViewer"},
+}
+#: Storage roles that can create, overwrite or delete objects (or change the bucket's IAM).
+STORAGE_WRITE_ROLE = re.compile(
+    r"roles/storage\.(admin|objectAdmin|objectCreator|objectUser|legacyBucketWriter|legacyBucketOwner|legacyObjectOwner)$"
+)
 
 #: Every role the compaction's service account may hold, by the resource type that grants it.
 COMPACTION_ROLES = {
@@ -539,7 +553,7 @@ def test_no_primitive_role_anywhere() -> None:
 def test_worker_service_account_holds_exactly_its_least_privilege_roles() -> None:
     worker = "google_service_account.dataflow_worker"
     assert locals_()["worker_member"] == f"serviceAccount:${{{worker}.email}}"
-    assert members_grants({"local.worker_member", f"serviceAccount:${{{worker}.email}}"}) == WORKER_ROLES
+    assert members_grants(WORKER_MEMBERS) == WORKER_ROLES
 
     # Resource-level grants are on this deployment's own resources.
     dead_letter = resources("google_pubsub_topic_iam_member")["worker_dead_letter_publisher"]
@@ -554,6 +568,77 @@ def test_worker_service_account_holds_exactly_its_least_privilege_roles() -> Non
     assert not resources("google_service_account_key"), "no service account keys: Dataflow needs none"
     for binding_type in ("google_project_iam_binding", "google_project_iam_policy"):
         assert not resources(binding_type), f"{binding_type} is authoritative: it would strip others' roles"
+
+
+def worker_grants_by_target(resource_type: str, target: str) -> dict[str, set[str]]:
+    """{target expression: roles} of the worker's grants of one IAM resource type (bucket, dataset_id …)."""
+    granted: dict[str, set[str]] = {}
+    for body in resources(resource_type).values():
+        if expression(body["member"]) in WORKER_MEMBERS:
+            granted.setdefault(expression(body[target]), set()).update(roles_granted(body))
+    return granted
+
+
+def test_worker_only_reads_the_template_bucket_and_writes_only_the_dataflow_bucket() -> None:
+    by_bucket = worker_grants_by_target("google_storage_bucket_iam_member", "bucket")
+    assert by_bucket == WORKER_BUCKET_ROLES
+    template_roles = by_bucket["google_storage_bucket.templates.name"]
+    assert not {role for role in template_roles if STORAGE_WRITE_ROLE.match(role)}, template_roles
+    # And no project-level storage role, which would reach the template bucket too.
+    project_roles = members_grants(WORKER_MEMBERS)["google_project_iam_member"]
+    assert not {role for role in project_roles if role.startswith("roles/storage.")}, project_roles
+    # No bucket-level authoritative policy that could hand the worker more on either bucket.
+    for binding_type in ("google_storage_bucket_iam_binding", "google_storage_bucket_iam_policy"):
+        assert not resources(binding_type), f"{binding_type} on a bucket: grant members one by one"
+
+
+def test_worker_edits_only_the_orders_dataset() -> None:
+    by_dataset = worker_grants_by_target("google_bigquery_dataset_iam_member", "dataset_id")
+    assert by_dataset == {ORDERS_DATASET_ID: {"roles/bigquery.dataEditor"}}
+    assert not resources("google_bigquery_dataset_iam_binding") and not resources("google_bigquery_dataset_iam_policy")
+
+
+def test_template_spec_lives_in_the_template_bucket() -> None:
+    assert variables()["flex_template_gcs_path"]["default"] is None
+    spec = expression(locals_()["flex_template_gcs_path"])
+    default = re.fullmatch(r'coalesce\(var\.flex_template_gcs_path, "gs://\$\{([\w.]+)\}/[^"]+\.json"\)', spec)
+    assert default, f"unexpected flex_template_gcs_path: {spec!r}"
+    assert default.group(1) == "google_storage_bucket.templates.name"
+    assert (
+        locals_()["template_bucket_name"]
+        == '${coalesce(var.template_bucket_name, "${var.project_id}-orders-templates")}'
+    )
+    # The job and the output both use that path, and a path in the writable Dataflow bucket is refused.
+    job = resources("google_dataflow_flex_template_job")["orders"]
+    assert expression(job["container_spec_gcs_path"]) == "local.flex_template_gcs_path"
+    assert expression(outputs()["flex_template_gcs_path"]["value"]) == "local.flex_template_gcs_path"
+    assert expression(outputs()["template_bucket"]["value"]) == "google_storage_bucket.templates.name"
+    precondition = first(first(job["lifecycle"])["precondition"])
+    assert expression(precondition["condition"]) == (
+        '!startswith(local.flex_template_gcs_path, "gs://${google_storage_bucket.dataflow.name}/")'
+    )
+    assert "google_storage_bucket_iam_member.worker_template_reader" in {expression(d) for d in job["depends_on"]}
+    # The README's build and run commands take the path from that output.
+    readme = (TERRAFORM_DIR / "README.md").read_text()
+    assert 'flex-template build "$(terraform -chdir=terraform output -raw flex_template_gcs_path)"' in readme
+    assert '--template-file-gcs-location "$(terraform -chdir=terraform output -raw flex_template_gcs_path)"' in readme
+
+
+def test_template_bucket_matches_the_dataflow_bucket_settings() -> None:
+    dataflow = resources("google_storage_bucket")["dataflow"]
+    templates = resources("google_storage_bucket")["templates"]
+    assert expression(templates["name"]) == "local.template_bucket_name"
+    for attribute in ("project", "location", "storage_class", "force_destroy", "labels", "depends_on"):
+        assert templates[attribute] == dataflow[attribute], attribute
+    assert templates["uniform_bucket_level_access"] is True
+    assert templates["public_access_prevention"] == "enforced"
+    assert first(templates["versioning"])["enabled"] is True
+    purge = [first(rule["condition"]) for rule in templates["lifecycle_rule"]]
+    assert {"days_since_noncurrent_time": "${var.noncurrent_version_retention_days}", "with_state": "ARCHIVED"} in purge
+    for name in ("logging", "encryption"):
+        assert expression(dynamic_block(templates, name)["for_each"]) == expression(
+            dynamic_block(dataflow, name)["for_each"]
+        )
 
 
 def test_dataflow_bucket_is_private_versioned_and_expires_temp_files() -> None:
@@ -583,6 +668,7 @@ def test_optional_cmek_reaches_every_resource_that_stores_data() -> None:
         (resources("google_bigquery_dataset")["datasets"], "default_encryption_configuration"),
         (resources("google_bigquery_table")["tables"], "encryption_configuration"),
         (resources("google_storage_bucket")["dataflow"], "encryption"),
+        (resources("google_storage_bucket")["templates"], "encryption"),
     ]
     for body, block_name in wrapped:
         block = dynamic_block(body, block_name)
@@ -605,7 +691,7 @@ def test_flex_template_job_is_optional_and_uses_the_worker_account() -> None:
 
 def test_outputs_expose_every_name_the_pipeline_needs() -> None:
     declared = outputs()
-    needed = {"input_subscription", "dead_letter_topic", "dataset_id", "table_ids", "bucket"}
+    needed = {"input_subscription", "dead_letter_topic", "dataset_id", "table_ids", "bucket", "template_bucket"}
     needed |= {"service_account_email", "temp_location", "staging_location", "dataflow_launch_command"}
     assert needed <= set(declared), f"missing outputs: {sorted(needed - set(declared))}"
     assert expression(declared["input_subscription"]["value"]) == "google_pubsub_subscription.pipeline.id"
