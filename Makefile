@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LINT_VENV ?= .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed
+SECRETS_VENV ?= .venv-secrets
+SECRETS_STAMP := $(SECRETS_VENV)/.installed
 DATA_DIR ?= data
 DUCKDB_PATH ?= $(DATA_DIR)/warehouse.duckdb
 OLIST_DIR ?= ../shared/data/olist
@@ -31,6 +33,11 @@ $(LINT_STAMP): terraform/requirements-lint.txt
 	$(LINT_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(LINT_VENV)/bin/python -m pip install --quiet -r terraform/requirements-lint.txt
 	touch $(LINT_STAMP)
+
+$(SECRETS_STAMP): tools/requirements-secrets.txt
+	$(PYTHON) -m venv $(SECRETS_VENV)
+	$(SECRETS_VENV)/bin/python -m pip install --quiet -r tools/requirements-secrets.txt
+	touch $(SECRETS_STAMP)
 
 DEMO_MINUTES ?= 2
 DEMO_SOURCE ?= generated
@@ -67,8 +74,8 @@ lint-python: $(STAMP)
 lint-dbt: $(STAMP) ## sqlfluff over the dbt models and tests (rules in dbt/.sqlfluff; needs no warehouse)
 	$(VENV)/bin/sqlfluff lint dbt/models dbt/tests
 
-lint-secrets: $(LINT_STAMP) ## detect-secrets over every file git tracks (fails on any finding)
-	git ls-files -z | xargs -0 $(LINT_VENV)/bin/detect-secrets-hook
+lint-secrets: $(SECRETS_STAMP) ## detect-secrets over every file git tracks (fails on any finding; own venv)
+	git ls-files -z | xargs -0 $(SECRETS_VENV)/bin/detect-secrets-hook
 
 lint-terraform: $(LINT_STAMP) ## checkov over terraform/ (own venv: checkov's pins clash with apache-beam's)
 	$(LINT_VENV)/bin/checkov --directory terraform --skip-download --compact --quiet
@@ -92,4 +99,4 @@ bench: $(STAMP) ## Benchmarks; figures go to BENCHMARKS.md
 	$(PY) -m bench.pipeline_throughput --write BENCHMARKS.md
 
 clean: ## Remove the virtualenvs, local data and build output
-	rm -rf $(VENV) $(LINT_VENV) $(DATA_DIR) build *.egg-info dbt/target dbt/logs .pytest_cache
+	rm -rf $(VENV) $(LINT_VENV) $(SECRETS_VENV) $(DATA_DIR) build *.egg-info dbt/target dbt/logs .pytest_cache
