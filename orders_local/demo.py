@@ -29,7 +29,7 @@ from pathlib import Path
 
 from orders_local import emulator
 from orders_local.cli import OneLineErrorParser
-from orders_local.demo_summary import read_summary
+from orders_local.demo_summary import live_counts, read_summary
 from warehouse.dbt_runner import default_analytics_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -292,8 +292,6 @@ def _dbt_build(children: Children, warehouse: Path, logs: Path) -> int:
 
 
 def _progress(warehouse: Path) -> None:
-    from orders_local.demo_summary import live_counts
-
     counts = live_counts(warehouse)
     if counts is not None:
         print(

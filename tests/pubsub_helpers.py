@@ -8,6 +8,7 @@ import time
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
+from beam_pipelines.acks import SubscriptionAcker
 from orders_local import emulator as pubsub_emulator
 
 _names = itertools.count()
@@ -62,3 +63,18 @@ def pull_and_ack(
     finally:
         subscriber.close()
     return received
+
+
+class RecordingAcker(SubscriptionAcker):
+    """The local read's acker, recording the ack ids a sink acks instead of sending them."""
+
+    def __init__(self):
+        super().__init__("projects/p/subscriptions/s")
+        self.acked = []
+
+    def open(self):
+        pass
+
+    def ack(self, ack_ids):
+        self.acked.extend(ack_ids)
+        return len(self.acked)

@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 from google.api_core import exceptions, retry
 from google.cloud import bigquery
+from pubsub_helpers import RecordingAcker
 from sample_events import snapshot
 
-from beam_pipelines.acks import SubscriptionAcker
 from beam_pipelines.dead_letters import dead_letter
 from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
 from beam_pipelines.sinks.base import RetryLaterError
@@ -140,19 +140,6 @@ def test_transient_errors_that_outlast_the_retry_are_never_dead_lettered():
     with pytest.raises(RetryLaterError, match="Forbidden"):
         forbidden = FakeClient(errors=[exceptions.Forbidden("Access Denied: Table orders")])
         _flush(UpsertSnapshotsFn(_warehouse(forbidden), batch_size=10), [snapshot("o1", 1)])
-
-
-class RecordingAcker(SubscriptionAcker):
-    def __init__(self):
-        super().__init__("projects/p/subscriptions/s")
-        self.acked = []
-
-    def open(self):
-        pass
-
-    def ack(self, ack_ids):
-        self.acked.extend(ack_ids)
-        return len(self.acked)
 
 
 def test_with_the_local_read_a_transient_failure_leaves_the_messages_unacked():

@@ -15,10 +15,10 @@ import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.utils.timestamp import Timestamp
 from google.api_core import exceptions, retry
+from pubsub_helpers import RecordingAcker
 from sample_events import snapshot
 
 from beam_pipelines import pipeline_metrics as pm
-from beam_pipelines.acks import SubscriptionAcker
 from beam_pipelines.dead_letters import dead_letter
 from beam_pipelines.messages import OrderSnapshot, ReceivedMessage, utc_instant
 from beam_pipelines.sinks.bigquery import BigQueryWarehouse, is_transient
@@ -153,19 +153,6 @@ def test_publish_times_become_plain_utc_datetimes():
 
 
 # -- the sinks ----------------------------------------------------------------------------------------------------
-
-
-class RecordingAcker(SubscriptionAcker):
-    def __init__(self):
-        super().__init__("projects/p/subscriptions/s")
-        self.acked = []
-
-    def open(self):
-        pass
-
-    def ack(self, ack_ids):
-        self.acked.extend(ack_ids)
-        return len(self.acked)
 
 
 class FailingMetricsWarehouse(DuckDBWarehouse):
