@@ -1,18 +1,24 @@
 """python -m beam_pipelines.verify on a real DuckDB file, filled through the project's own DuckDB sink (accepted
-snapshots) and dead-letter writer, or changed by hand with plain SQL. Every expected class is written out by
-hand from the scenario, not computed by the code under test."""
+snapshots) and dead-letter writer, or changed by hand with plain SQL; then the same verdicts on BigQuery, through
+a fake client answering from that file's rows. Every expected class is written out by hand from the scenario,
+not computed by the code under test."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+from google.api_core import exceptions
+from google.cloud import bigquery
+from google.cloud.bigquery.table import Row
 from sample_events import snapshot
 
 from beam_pipelines import verify
@@ -20,6 +26,7 @@ from beam_pipelines.dead_letters import dead_letter
 from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
 from beam_pipelines.sinks.duckdb import DuckDBWarehouse
 from beam_pipelines.transforms.rows import snapshot_rows
+from schemas import CURRENT_VIEWS, DEAD_LETTER_TABLE
 from schemas.validation import validate_payload
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -372,3 +379,123 @@ def test_a_warehouse_locked_past_the_timeout_exits_3(tmp_path: Path) -> None:
         holder.wait(timeout=30)
     assert result.returncode == verify.EXIT_WAREHOUSE, result.stderr
     assert "stayed locked by another process" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- BigQuery: the same lookups through a fake client --------------------------------------------------------
+
+
+class LookupClient:
+    """Stands in for google.cloud.bigquery.Client on verify's lookups, answering them from rows (those of a DuckDB
+    file filled as above: what the ``*_current`` views and the dead-letter table would hold).
+
+    It records each query with its job configuration as the client sends it (``to_api_repr()``) and evaluates the
+    one statement shape the lookups have, ``SELECT columns FROM `relation` WHERE column IN UNNEST(@array) [OR ...]``,
+    refusing anything else: an unknown relation or column (KeyError), a parameter that is not ARRAY<STRING>, or
+    SQL of another shape. ``error`` is raised by ``result()`` instead, as a failed job does."""
+
+    SHAPE = re.compile(r"SELECT (?P<columns>.+) FROM `(?P<relation>[^`]+)` WHERE (?P<where>.+)")
+    CONDITION = re.compile(r"(?P<column>\w+) IN UNNEST\(@(?P<parameter>\w+)\)")
+    SUBSTR = re.compile(r"SUBSTR\((?P<column>\w+), 1, (?P<chars>\d+)\) AS (?P<alias>\w+)")
+
+    def __init__(self, relations: dict[str, list[dict]], error: Exception | None = None) -> None:
+        self.relations = relations
+        self.error = error
+        self.queries: list[tuple[str, dict, str | None]] = []
+
+    def query(self, sql: str, job_config: bigquery.QueryJobConfig | None = None, location: str | None = None):
+        self.queries.append((sql, job_config.to_api_repr(), location))
+        shape = self.SHAPE.fullmatch(sql)
+        assert shape, sql
+        rows = self.relations[shape["relation"]]
+        parameters = {}
+        for parameter in job_config.query_parameters:
+            assert isinstance(parameter, bigquery.ArrayQueryParameter) and parameter.array_type == "STRING"
+            parameters[parameter.name] = set(parameter.values)
+        conditions = [self.CONDITION.fullmatch(part) for part in shape["where"].split(" OR ")]
+        assert all(conditions), sql
+        matching = [r for r in rows if any(r[c["column"]] in parameters[c["parameter"]] for c in conditions)]
+        names, getters = [], []
+        for column in re.split(r",\s*(?![^()]*\))", shape["columns"]):
+            if substring := self.SUBSTR.fullmatch(column):
+                names.append(substring["alias"])
+                getters.append(lambda r, s=substring: (r[s["column"]] or "")[: int(s["chars"])] or None)
+            else:
+                names.append(column)
+                getters.append(lambda r, c=column: r[c])
+        index = {name: i for i, name in enumerate(names)}
+        return FakeJob([Row(tuple(get(r) for get in getters), index) for r in matching], self.error)
+
+
+class FakeJob:
+    def __init__(self, rows: list, error: Exception | None) -> None:
+        self.rows = rows
+        self.error = error
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return iter(self.rows)
+
+
+PROJECT, DATASET = "my-proj", "orders_rt"
+
+
+def as_bigquery(warehouse: Path, error: Exception | None = None) -> LookupClient:
+    """The fake client over a DuckDB file's rows: the *_current views hold the tables' rows (the changelog's tail is
+    empty), the dead-letter table its own."""
+    relations = {}
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        for table, relation in [*CURRENT_VIEWS.items(), (DEAD_LETTER_TABLE, DEAD_LETTER_TABLE)]:
+            result = connection.execute(f"SELECT * FROM orders_rt.{table}")
+            names = [d[0] for d in result.description]
+            relations[f"{PROJECT}.{DATASET}.{relation}"] = [
+                dict(zip(names, row, strict=True)) for row in result.fetchall()
+            ]
+    return LookupClient(relations, error)
+
+
+def test_bigquery_gives_the_same_verdicts_from_the_current_views(scenario: tuple[Path, Path]) -> None:
+    warehouse, published = scenario
+    client = as_bigquery(warehouse)
+    report_path = published.with_suffix(".bq.json")
+    code = verify.main(
+        [str(published), "--bq_project", PROJECT, "--bq_dataset", DATASET, "--bq_location", "US",
+         "--chunk_size", "5", "--json", str(report_path)],
+        bigquery_client=lambda project, location: client if (project, location) == (PROJECT, "US") else None,
+    )  # fmt: skip
+    report = json.loads(report_path.read_text())
+    assert code == verify.EXIT_PROBLEMS
+    assert classes_by_line(report) == EXPECTED
+    assert report["summary"]["warehouse"] == f"BigQuery {PROJECT}.{DATASET} (the *_current views)"
+    _, duckdb_report = run_verify(published, "--duckdb_path", warehouse)
+    assert report["lines"] == duckdb_report["lines"]
+
+    relations = {LookupClient.SHAPE.fullmatch(sql)["relation"] for sql, _, _ in client.queries}
+    assert relations == {f"{PROJECT}.{DATASET}.{v}" for v in [*CURRENT_VIEWS.values(), DEAD_LETTER_TABLE]}
+    assert {location for *_, location in client.queries} == {"US"}
+    sent_ids = set()
+    for sql, config, _ in client.queries:
+        for parameter in config["query"]["queryParameters"]:
+            assert parameter["parameterType"] == {"type": "ARRAY", "arrayType": {"type": "STRING"}}
+            values = [v["value"] for v in parameter["parameterValue"]["arrayValues"]]
+            assert len(values) <= 5
+            sent_ids |= set(values)
+            assert not any(value in sql for value in values)  # never spliced into the text
+    assert {"o1", "o4", "o1-2", "bad-2", hashlib.sha256(NOT_UTF8).hexdigest()} <= sent_ids
+
+
+def test_a_failing_bigquery_job_exits_3(scenario: tuple[Path, Path], capsys) -> None:
+    _, published = scenario
+    client = as_bigquery(scenario[0], exceptions.Forbidden("Access Denied: Table my-proj:orders_rt.orders_current"))
+    code = verify.main([str(published), "--bq_project", PROJECT], bigquery_client=lambda *_: client)
+    assert code == verify.EXIT_WAREHOUSE
+    assert "Access Denied" in capsys.readouterr().err
+
+
+def test_bigquery_client_errors_exit_3(tmp_path: Path, capsys) -> None:
+    def no_credentials(project: str, location: str | None):
+        raise RuntimeError("Your default credentials were not found")
+
+    published = write_lines(tmp_path / "p.jsonl", [O1_1])
+    assert verify.main([str(published), "--bq-project", PROJECT], bigquery_client=no_credentials) == 3
+    assert "cannot create a BigQuery client: Your default credentials were not found" in capsys.readouterr().err
