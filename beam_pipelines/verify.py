@@ -55,6 +55,7 @@ from typing import IO, Any
 
 from beam_pipelines.dead_letters import clean_text
 from beam_pipelines.messages import numbered_bodies
+from beam_pipelines.sinks.fold import SEQUENCE_CONFLICT
 from beam_pipelines.verify_sql import (
     EVENT_IDS,
     ORDER_IDS,
@@ -65,7 +66,7 @@ from beam_pipelines.verify_sql import (
 )
 from orders_local.cli import OneLineErrorParser
 from schemas.settings import DEFAULT_DATASET, DEFAULT_LOCK_TIMEOUT, DUCKDB_PATH_ENV, default_duckdb_path
-from schemas.validation import ValidationError, validate_payload
+from schemas.validation import ValidationError, ValidationResult, validate_payload
 
 LOGGER = logging.getLogger(__name__)
 
@@ -114,48 +115,57 @@ class LineRef:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class PublishedEvent:
-    """One distinct body of the files, at its first line. ``event`` is the validated event, None when the
-    project's validator rejects the body (``rejection`` says why: it should be in the dead letters); the ids are
-    then read from the body as far as it is a JSON object (None where it is not)."""
+    """One distinct body of the files, at its first line, with its ids read from it as far as it is a UTF-8 JSON
+    object (None where it is not).
+
+    Whether the project's validator accepts the body is asked only where the verdict depends on it (see
+    ``_verdict``): a body the warehouse holds was accepted, one found in the dead letters was refused or lost a
+    conflict, and the full error report of a refused body is the costly part of reading a line."""
 
     where: LineRef
     sha256: str
+    body: bytes
+    content: dict[str, Any] | None
     event_id: str | None
     order_id: str | None
     sequence: int | None
-    event: dict[str, Any] | None
-    rejection: ValidationError | None
+    _validated: ValidationResult | None = field(default=None, repr=False)
 
+    def validation(self) -> ValidationResult:
+        if self._validated is None:
+            self._validated = validate_payload(self.body)
+        return self._validated
 
-def _ids_of(body: bytes) -> tuple[str | None, str | None, int | None]:
-    """event_id, order_id and sequence of a rejected body, where it is a JSON object that has them."""
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
-        return None, None, None
-    if not isinstance(value, dict):
-        return None, None, None
-    order = value.get("order")
-    event_id, sequence = value.get("event_id"), value.get("sequence")
-    order_id = order.get("order_id") if isinstance(order, dict) else None
-    return (
-        event_id if isinstance(event_id, str) else None,
-        order_id if isinstance(order_id, str) else None,
-        sequence if type(sequence) is int else None,
-    )
+    @property
+    def rejection(self) -> ValidationError | None:
+        """Why the validator refuses the body, once asked (None if not asked, or accepted)."""
+        return None if self._validated is None else self._validated.first_error
 
 
 def read_event(where: LineRef, body: bytes) -> PublishedEvent:
     digest = hashlib.sha256(body).hexdigest()
-    result = validate_payload(body)
-    if result.ok:
-        event = result.event
-        return PublishedEvent(
-            where, digest, event["event_id"], event["order"]["order_id"], event["sequence"], event, None
-        )
-    return PublishedEvent(where, digest, *_ids_of(body), None, result.first_error)
+    try:
+        content = json.loads(body.decode("utf-8"))  # strict UTF-8, as the pipeline reads it (json alone guesses)
+    except (ValueError, RecursionError):
+        content = None
+    if not isinstance(content, dict):
+        return PublishedEvent(where, digest, body, None, None, None, None)
+    order = content.get("order")
+    event_id, order_id = content.get("event_id"), order.get("order_id") if isinstance(order, dict) else None
+    sequence = content.get("sequence")
+    if isinstance(sequence, float) and sequence.is_integer():  # 3.0 is the integer 3 to the contract
+        sequence = int(sequence)
+    return PublishedEvent(
+        where,
+        digest,
+        body,
+        content,
+        event_id if isinstance(event_id, str) else None,
+        order_id if isinstance(order_id, str) else None,
+        sequence if type(sequence) is int else None,
+    )
 
 
 def count_lines(path: Path) -> int:
@@ -301,7 +311,7 @@ def classify(events: Sequence[PublishedEvent], fetch: Fetch, sql: VerifySql) -> 
         held = stored.get(event.order_id)
         return held is not None and (held.event_id, held.sequence) == (event.event_id, event.sequence)
 
-    compared = sorted({e.order_id for e in events if e.event is not None and holds(e)})
+    compared = sorted({e.order_id for e in events if holds(e)})
     items: dict[str, list[tuple]] = {}
     payments: dict[str, list[tuple]] = {}
     if compared:
@@ -320,44 +330,38 @@ def _verdict(
     payments: dict[str, list[tuple]],
 ) -> Verdict:
     """Precedence: the warehouse holding exactly this event; a dead letter of this very body; a compaction's
-    sequence_conflict dead letter (no body hash); superseded (valid events only); a dead letter of another body
-    with this event_id; missing."""
+    sequence_conflict dead letter (no body hash); superseded (bodies the validator accepts only); a dead letter
+    of another body with this event_id; missing."""
     if held is not None and (held.event_id, held.sequence) == (event.event_id, event.sequence):
-        if event.event is None:
-            rejection = event.rejection
-            note = f"the warehouse holds it, yet verify's validator rejects it ({rejection.stage}/{rejection.kind})"
-            return Verdict(event, CURRENT, note + "; lines not compared", held)
-        found = differences(event.event, held, items.get(event.order_id, []), payments.get(event.order_id, []))
+        try:
+            found = differences(event.content, held, items.get(event.order_id, []), payments.get(event.order_id, []))
+        except (KeyError, TypeError, AttributeError) as error:  # the pipeline stored it, so it had these fields
+            found = [f"its lines cannot be compared ({type(error).__name__}: {_short(error)})"]
         if found:
             rest = f"; and {len(found) - MAX_DIFFERENCES} more" if len(found) > MAX_DIFFERENCES else ""
             return Verdict(event, MISMATCH, "; ".join(found[:MAX_DIFFERENCES]) + rest, held)
         return Verdict(event, CURRENT, "", held)
-    lost_conflict = (
-        held is not None
-        and event.event is not None
-        and held.sequence == event.sequence
-        and held.event_id != event.event_id
-    )
-    conflict_note = f"; event {_short(held.event_id)} holds sequence {held.sequence}" if lost_conflict else ""
     exact = by_sha.get(event.sha256)
     if exact:
-        return _dead_lettered(event, held, _found(exact, "payload_sha256"), lost_conflict, conflict_note)
+        return _dead_lettered(event, held, _found(exact, "payload_sha256"))
     same_id = by_event_id.get(event.event_id, []) if event.event_id else []
     compaction_rows = [row for row in same_id if row[0] is None]
     if compaction_rows:
-        return _dead_lettered(event, held, _found(compaction_rows, "event_id"), lost_conflict, conflict_note)
-    if event.event is not None and held is not None and held.sequence >= event.sequence:
-        if lost_conflict:
+        return _dead_lettered(event, held, _found(compaction_rows, "event_id"))
+    accepted = event.validation().ok
+    if accepted and held is not None and held.sequence >= event.sequence:
+        if held.sequence == event.sequence:  # another event (this one would be current)
             detail = (
                 f"lost a sequence conflict: event {_short(held.event_id)} holds sequence {held.sequence} (not in the "
                 "dead letters; on BigQuery the compaction writes them)"
             )
-        else:
-            detail = f"the warehouse holds sequence {held.sequence} (event {_short(held.event_id)})"
-        return Verdict(event, SUPERSEDED, detail, held, lost_conflict=lost_conflict)
+            return Verdict(event, SUPERSEDED, detail, held, lost_conflict=True)
+        return Verdict(
+            event, SUPERSEDED, f"the warehouse holds sequence {held.sequence} (event {_short(held.event_id)})", held
+        )
     if same_id:
-        return _dead_lettered(event, held, _found(same_id, "event_id"), lost_conflict, conflict_note)
-    if event.event is None:
+        return _dead_lettered(event, held, _found(same_id, "event_id"))
+    if not accepted:
         rejection = event.rejection
         detail = f"not in the dead letters; expected {rejection.stage}/{rejection.kind}: {_short(rejection.describe())}"
     elif held is None:
@@ -367,13 +371,14 @@ def _verdict(
     return Verdict(event, MISSING, detail, held)
 
 
-def _dead_lettered(
-    event: PublishedEvent, held: StoredOrder | None, found: DeadLetterFound, lost_conflict: bool, note: str
-) -> Verdict:
+def _dead_lettered(event: PublishedEvent, held: StoredOrder | None, found: DeadLetterFound) -> Verdict:
     detail = f"{found.reason} at {found.path or '$'}: {_short(found.message, 200)}"
     if found.matched_by != "payload_sha256":
         detail += f" (matched by {found.matched_by})"
-    return Verdict(event, DEAD_LETTERED, detail + note, held, found, lost_conflict)
+    lost_conflict = found.kind == SEQUENCE_CONFLICT
+    if lost_conflict and held is not None and held.sequence == event.sequence:
+        detail += f"; event {_short(held.event_id)} holds sequence {held.sequence}"
+    return Verdict(event, DEAD_LETTERED, detail, held, found, lost_conflict)
 
 
 # --- Warehouses ----------------------------------------------------------------------------------------------
@@ -459,8 +464,6 @@ class Summary:
     classes: Counter = field(default_factory=Counter)
     dead_letter_reasons: Counter = field(default_factory=Counter)
     lost_conflicts: int = 0
-    #: Invalid bodies (rejected by the validator) among the events, and those of them missing.
-    rejected: int = 0
     listed: list[Verdict] = field(default_factory=list)
 
     @property
@@ -473,7 +476,6 @@ class Summary:
 
     def add(self, verdict: Verdict) -> None:
         self.classes[verdict.klass] += 1
-        self.rejected += verdict.event.event is None
         self.lost_conflicts += verdict.lost_conflict
         if verdict.dead_letter is not None:
             self.dead_letter_reasons[verdict.dead_letter.reason] += 1
@@ -491,7 +493,6 @@ class Summary:
             "classes": {k: self.classes[k] for k in CLASSES},
             "dead_letter_reasons": dict(sorted(self.dead_letter_reasons.items())),
             "lost_sequence_conflicts": self.lost_conflicts,
-            "rejected_by_validator": self.rejected,
             "ok": self.problems == 0,
         }
 
@@ -508,7 +509,6 @@ def event_record(verdict: Verdict) -> dict[str, Any]:
         "sequence": event.sequence,
         "payload_sha256": event.sha256,
         "detail": verdict.detail,
-        "valid": event.event is not None,
         "expected_dead_letter": None if event.rejection is None else f"{event.rejection.stage}/{event.rejection.kind}",
         "warehouse": None if stored is None else {"sequence": stored.sequence, "event_id": stored.event_id},
         "dead_letter": None
@@ -636,9 +636,7 @@ def render(summary: Summary) -> str:
         if klass == DEAD_LETTERED and summary.dead_letter_reasons:
             note += ": " + ", ".join(f"{r} {n:,}" for r, n in summary.dead_letter_reasons.most_common())
         out.append(f"  {klass:<14} {summary.classes[klass]:>{width},}  {note}")
-    out.append(
-        f"  {'events':<14} {summary.events:>{width},}  distinct bodies ({summary.rejected:,} rejected by the validator)"
-    )
+    out.append(f"  {'events':<14} {summary.events:>{width},}  distinct bodies")
     out.append(
         f"  {'duplicates':<14} {summary.duplicate_lines:>{width},}  lines repeating an earlier body: counted once"
     )
