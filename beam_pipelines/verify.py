@@ -68,8 +68,6 @@ from orders_local.cli import OneLineErrorParser
 from schemas.settings import DEFAULT_DATASET, DEFAULT_LOCK_TIMEOUT, DUCKDB_PATH_ENV, default_duckdb_path
 from schemas.validation import ValidationError, ValidationResult, validate_payload
 
-LOGGER = logging.getLogger(__name__)
-
 CURRENT = "current"
 SUPERSEDED = "superseded"
 DEAD_LETTERED = "dead_lettered"
