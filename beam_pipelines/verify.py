@@ -674,29 +674,34 @@ def render(summary: Summary) -> str:
 
 
 class JsonReport:
-    """The --json file: the summary, then every line's entry; written atomically when the run ends."""
+    """The --json file: the summary, then every line's entry. The entries are spooled while the run goes, and the
+    file is written beside its final name and moved into place when the run ends (never half a report). The
+    partial file is opened at once, so an unwritable path fails before the run, not after it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in write/close)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        self.out = self.partial.open("w", encoding="utf-8")
+        self.spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed by write or discard)
 
     def record(self, entry: dict[str, Any]) -> None:
         self.spool.write(json.dumps(entry) + "\n")
 
     def write(self, summary: Summary) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
         self.spool.seek(0)
-        with partial.open("w", encoding="utf-8") as out:
-            out.write('{"summary": ' + json.dumps(summary.to_json()) + ',\n "lines": [')
-            for index, line in enumerate(self.spool):
-                out.write((",\n  " if index else "\n  ") + line.rstrip("\n"))
-            out.write("\n]}\n")
-        os.replace(partial, self.path)
-        self.close()
-
-    def close(self) -> None:
+        self.out.write('{"summary": ' + json.dumps(summary.to_json()) + ',\n "lines": [')
+        for index, line in enumerate(self.spool):
+            self.out.write((",\n  " if index else "\n  ") + line.rstrip("\n"))
+        self.out.write("\n]}\n")
+        self.out.close()
         self.spool.close()
+        os.replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        self.out.close()
+        self.spool.close()
+        self.partial.unlink(missing_ok=True)
 
 
 # --- Command line --------------------------------------------------------------------------------------------
@@ -799,8 +804,12 @@ def main(
         if not duckdb_path.is_file():
             parser.error(f"no DuckDB warehouse at {duckdb_path} (--duckdb_path, or ${DUCKDB_PATH_ENV})")
         lookups = DuckDBLookups(duckdb_path, args.duckdb_schema, args.lock_timeout)
-    report = JsonReport(args.json) if args.json else None
+    try:
+        report = JsonReport(args.json) if args.json else None
+    except OSError as error:
+        parser.error(f"cannot write --json {args.json}: {error.strerror}")
     progress = Progress()
+    written = False
     try:
         summary = reconcile(
             args.files,
@@ -810,16 +819,18 @@ def main(
             record=report.record if report else None,
             progress=progress,
         )
+        progress.finish()
+        print(render(summary))
+        if report:
+            report.write(summary)
+            written = True
+            print(f"full report: {args.json}")
     except WarehouseReadError as error:
         print(f"error: {error}", file=sys.stderr)
-        if report:
-            report.close()
         return EXIT_WAREHOUSE
-    progress.finish()
-    print(render(summary))
-    if report:
-        report.write(summary)
-        print(f"full report: {args.json}")
+    finally:
+        if report and not written:
+            report.discard()
     return EXIT_PROBLEMS if summary.problems else EXIT_OK
 
 

@@ -332,6 +332,7 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
         ((str(published), "--bq_project", "my-proj", "--bq_dataset", "x`; DROP"), "is not a BigQuery dataset name"),
         ((str(published), "--bq-project", "P"), "'P' is not a BigQuery project id"),
         ((str(published), "--chunk_size", "0"), "expected a whole number > 0"),
+        ((str(published), "--duckdb_path", str(warehouse), "--json", f"{published}/r.json"), "cannot write --json"),
     ):
         result = _cli(*args)
         assert result.returncode == verify.EXIT_USAGE, (args, result.stderr)
@@ -355,9 +356,11 @@ def test_the_default_warehouse_is_the_projects(tmp_path: Path) -> None:
 def test_a_warehouse_without_the_tables_exits_3(tmp_path: Path) -> None:
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
-    result = _cli(str(write_lines(tmp_path / "p.jsonl", [O1_1])), "--duckdb_path", str(empty))
+    result = _cli(str(write_lines(tmp_path / "p.jsonl", [O1_1])), "--duckdb_path", str(empty), "--json",
+                  str(tmp_path / "report.json"))  # fmt: skip
     assert result.returncode == verify.EXIT_WAREHOUSE
     assert "--duckdb_schema" in result.stderr and "order_events_dead_letter" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.duckdb", "p.jsonl"]  # no report, no partial file
 
 
 def test_a_warehouse_locked_past_the_timeout_exits_3(tmp_path: Path) -> None:
