@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -10,6 +11,16 @@ from typing import Any
 #: Tag of the dead-letter output of every transform that can fail a message (the table is
 #: schemas.DEAD_LETTER_TABLE).
 DEAD_LETTER = "dead_letter"
+
+
+def numbered_bodies(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(line number from 1, body) of each non-empty line of a JSONL file read as bytes: how the backfill reads
+    ``--input_files`` and the verify command reads the publisher's files. A line ends at ``\n`` (a ``\r`` before
+    it is dropped too); blank lines are skipped, and still numbered."""
+    for number, line in enumerate(lines, start=1):
+        body = line.removesuffix(b"\n").removesuffix(b"\r") if line.endswith(b"\n") else line
+        if body:
+            yield number, body
 
 
 @dataclass(frozen=True)

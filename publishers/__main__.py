@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from orders_local.cli import OneLineErrorParser
 from publishers import schema_v2
 from publishers.catalog import CatalogError, load_olist_catalog, write_catalog
-from publishers.outputs import ProgressLine, PublishError, publish, topic_path_parts, write_jsonl
+from publishers.outputs import JsonlTee, ProgressLine, PublishError, publish, topic_path_parts, write_jsonl
 from publishers.stream import MessageStream, StreamSettings
 from schemas import DEFAULT_PRODUCER_VERSION, EVENT_SCHEMA_FILES
 
@@ -30,6 +30,10 @@ EPILOG = """examples:
 
   # ... or streamed to the emulator, a day of Olist time per second
   python -m publishers --replay-olist ~/kaggle/olist --topic projects/local-project/topics/orders --speedup 86400
+
+  # publish, keeping a record of what the topic acknowledged, then reconcile it with the warehouse
+  python -m publishers --topic projects/local-project/topics/orders --orders 500 --tee data/published.jsonl
+  python -m beam_pipelines.verify data/published.jsonl
 
   # a live stream to the local emulator for 60 seconds at 200 events/s, real Olist products and sellers
   export PUBSUB_EMULATOR_HOST=localhost:8085
@@ -92,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish to projects/P/topics/T (PUBSUB_EMULATOR_HOST selects the local emulator)",
     )
     target.add_argument("--output", metavar="FILE.jsonl", help="write one message body per line to this file")
+    parser.add_argument(
+        "--tee",
+        metavar="FILE.jsonl",
+        help="with --topic: also write each body the topic acknowledged to FILE, one per line in publishing order "
+        "as --output writes them, for `python -m beam_pipelines.verify FILE` (or a backfill)",
+    )
     amount = parser.add_mutually_exclusive_group()
     amount.add_argument(
         "--orders",
@@ -198,24 +208,29 @@ def _replay(args, parser: argparse.ArgumentParser) -> int:
     progress = ProgressLine(total=sum(len(order.steps()) for order in orders))
     started = time.monotonic()
 
-    def send() -> int:
+    def send(tee: JsonlTee | None) -> int:
         if args.topic is None:
             return write_jsonl(messages, args.output, progress)
         if args.speedup:
             return publish(
-                _paced_by_event_time(timed, args.speedup), args.topic, 0.0, progress, should_stop=STOP_REQUESTED.is_set
+                _paced_by_event_time(timed, args.speedup),
+                args.topic,
+                0.0,
+                progress,
+                should_stop=STOP_REQUESTED.is_set,
+                tee=tee,
             )
         rate = 200.0 if args.rate is None else args.rate
-        return publish(messages, args.topic, rate, progress, should_stop=STOP_REQUESTED.is_set)
+        return publish(messages, args.topic, rate, progress, should_stop=STOP_REQUESTED.is_set, tee=tee)
 
-    count, exit_code = _delivered(send)
+    count, exit_code, tee_note = _delivered(send, args.tee)
     if count is None:
         return exit_code
     progress.finish(count)
     elapsed = time.monotonic() - started
     print(
         f"{count} messages to {args.topic or args.output} in {elapsed:.1f}s: {len(orders)} real Olist orders "
-        f"replayed from {args.replay_olist}",
+        f"replayed from {args.replay_olist}{tee_note}",
         file=sys.stderr,
     )
     return 0
@@ -231,16 +246,38 @@ def _stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, lambda *_: STOP_REQUESTED.set())
 
 
-def _delivered(send) -> tuple[int | None, int]:
-    """Run ``send``: (messages sent, 0), or (None, exit code) when publishing failed or was interrupted."""
+def _delivered(send, tee_path: str | None) -> tuple[int | None, int, str]:
+    """Run ``send(tee)``: (messages sent, 0, what the tee holds), or (None, exit code, "") when publishing failed
+    or was interrupted. The tee, when asked for, is open for exactly that run (and holds what was acknowledged
+    even then)."""
     try:
-        return send(), 0
+        tee = JsonlTee(tee_path) if tee_path else None
+    except OSError as error:
+        print(f"error: cannot write --tee {tee_path}: {error}", file=sys.stderr)
+        return None, 2, ""
+    try:
+        return send(tee), 0, _tee_note(tee)
     except PublishError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return None, 1
+        print(f"error: {error}{_tee_note(tee)}", file=sys.stderr)
+        return None, 1, ""
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return None, 130
+        print(f"interrupted{_tee_note(tee)}", file=sys.stderr)
+        return None, 130, ""
+    finally:
+        if tee is not None:
+            tee.close()
+
+
+def _tee_note(tee: JsonlTee | None) -> str:
+    if tee is None:
+        return ""
+    note = f"; tee: {tee.lines} acknowledged bodies in {tee.path}"
+    if tee.altered:
+        note += (
+            f" ({tee.altered} of them read back as other bytes: a newline, trailing CR or empty body; verify "
+            "matches those by event_id only)"
+        )
+    return note
 
 
 def _paced_by_event_time(timed, speedup: float):
@@ -260,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _stop_on_sigterm()
+    if args.tee and args.topic is None:
+        parser.error("--tee goes with --topic (--output already writes the file)")
     if args.replay_olist:
         return _replay(args, parser)
     if args.speedup is not None:
@@ -293,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     deadline = started + args.duration if args.duration is not None else None
 
-    def send() -> int:
+    def send(tee: JsonlTee | None) -> int:
         if live:
             rate = 200.0 if args.rate is None else args.rate
             return publish(
@@ -302,12 +341,13 @@ def main(argv: list[str] | None = None) -> int:
                 rate,
                 progress,
                 should_stop=lambda: STOP_REQUESTED.is_set() or (deadline is not None and time.monotonic() >= deadline),
+                tee=tee,
             )
         if deadline is not None:
             parser.error("--duration needs --topic; use --orders with --output")
         return write_jsonl(stream, args.output, progress)
 
-    count, exit_code = _delivered(send)
+    count, exit_code, tee_note = _delivered(send, args.tee)
     if count is None:
         return exit_code
     progress.finish(count)
@@ -319,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({count / max(elapsed, 1e-9):,.0f}/s): "
         f"{stats.orders} orders, {stats.events} events, {stats.duplicates} duplicates, "
         f"{stats.reordered} reordered, {sum(stats.invalid.values())} invalid ({invalid}); "
-        f"catalog: {stream.catalog.source}",
+        f"catalog: {stream.catalog.source}{tee_note}",
         file=sys.stderr,
     )
     return 0

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 from apache_beam.io import fileio
 
-from beam_pipelines.messages import ReceivedMessage, utc_instant
+from beam_pipelines.messages import ReceivedMessage, numbered_bodies, utc_instant
 from beam_pipelines.transforms.local_pubsub import ReadFromSubscriptionLocally
 
 
@@ -39,10 +39,8 @@ def _numbered_lines(readable: fileio.ReadableFile) -> Iterator[ReceivedMessage]:
     """Each non-empty line of a file as a message whose origin is ``path:line`` (its dead-letter identity)."""
     path = readable.metadata.path
     with readable.open() as handle:
-        for number, line in enumerate(handle, start=1):
-            body = line.removesuffix(b"\n").removesuffix(b"\r") if line.endswith(b"\n") else line
-            if body:
-                yield ReceivedMessage(data=body, origin=f"{path}:{number}")
+        for number, body in numbered_bodies(handle):
+            yield ReceivedMessage(data=body, origin=f"{path}:{number}")
 
 
 class ReadOrderEvents(beam.PTransform):
