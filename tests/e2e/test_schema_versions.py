@@ -130,6 +130,14 @@ def test_versions_1_and_2_stream_side_by_side_into_a_warehouse_from_before_versi
             "SELECT event_id, error_kind, error_message FROM orders_rt.order_events_dead_letter"
         ).fetchall()
     assert stored == expected
+    # The reconcile command agrees: every published event of either version is reflected or dead-lettered.
+    published = tmp_path / "published.jsonl"
+    published.write_bytes(b"".join(json.dumps(event).encode() + b"\n" for event in [*events, future]))
+    report = tmp_path / "verify.json"
+    _run(["-m", "beam_pipelines.verify", str(published), "--duckdb_path", str(warehouse), "--json", str(report)])
+    summary = json.loads(report.read_text())["summary"]
+    assert summary["classes"]["current"] == len(newest) and summary["classes"]["missing"] == 0, summary
+    assert summary["dead_letter_reasons"] == {"schema/unsupported_schema_version": 1}, summary
     assert dead == [("from-the-future", "unsupported_schema_version", dead[0][2])]
     assert "schema_version 3 is not supported; expected one of: 1, 2" in dead[0][2]
 
