@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from beam_pipelines.replay_sql import PAGE_COLUMNS, PARAMETERS, bigquery_dialect, duckdb_dialect, page_sql, record_sql
-from orders_local.cli import OneLineErrorParser
 from schemas import DEAD_LETTER_TABLE, REPLAYS_TABLE
 from schemas.settings import (
     DEFAULT_DATASET,
@@ -713,6 +712,8 @@ def _topic(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from orders_local.cli import OneLineErrorParser  # the command line only: not in the Dataflow image
+
     parser = OneLineErrorParser(
         prog="python -m beam_pipelines.replay",
         description="Republish dead letters from order_events_dead_letter to the orders topic, optionally "

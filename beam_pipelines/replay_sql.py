@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from schemas import DEAD_LETTER_TABLE, REPLAYS_TABLE
 from schemas.types import duckdb_type
-from warehouse.duckdb_schema import quote
 
 #: The columns a page returns, in order (``attributes_json`` is the attributes column as JSON text).
 PAGE_COLUMNS = (
@@ -74,6 +73,8 @@ def bigquery_dialect(project: str, dataset: str) -> Dialect:
 
 
 def duckdb_dialect(schema: str) -> Dialect:
+    from warehouse.duckdb_schema import quote  # local tooling: not in the Dataflow image (beam_pipelines is)
+
     def parameter(name: str, type_: str, repeated: bool) -> str:
         return f"CAST(${name} AS {duckdb_type(type_)}{'[]' if repeated else ''})"
 
@@ -126,5 +127,7 @@ LIMIT {p["page_size"]}"""
 
 def record_sql(schema: str, columns: list[str], batch: str) -> str:
     """DuckDB: append the registered Arrow batch ``batch`` to dead_letter_replays."""
+    from warehouse.duckdb_schema import quote
+
     names = ", ".join(quote(column) for column in columns)
     return f"INSERT INTO {quote(schema)}.{quote(REPLAYS_TABLE)} ({names}) SELECT {names} FROM {quote(batch)}"
