@@ -88,6 +88,8 @@ DEFAULT_PAGE_SIZE = 500
 PUBSUB_PATIENCE_SECONDS = 15.0
 #: How long one publish may take before its row counts as publish_failed.
 PUBLISH_TIMEOUT_SECONDS = 120.0
+#: Seconds between two progress lines of a long run.
+PROGRESS_EVERY_SECONDS = 5.0
 #: Longest reason text recorded (a transform's exception message can be anything).
 MAX_REASON_CHARS = 2000
 
@@ -818,9 +820,16 @@ def format_report(report: ReplayReport, topic: str | None, transform_name: str |
     return "\n".join(lines)
 
 
-def _progress(started: float) -> Callable[[ReplayReport], None]:
+def _progress(started: float, every: float = PROGRESS_EVERY_SECONDS) -> Callable[[ReplayReport], None]:
+    """A progress line on stderr after a page, at most every ``every`` seconds (long runs only)."""
+    last = [started]
+
     def report_page(report: ReplayReport) -> None:
-        rate = report.selected / max(time.monotonic() - started, 1e-9)
+        now = time.monotonic()
+        if now - last[0] < every:
+            return
+        last[0] = now
+        rate = report.selected / max(now - started, 1e-9)
         counts = ", ".join(f"{name} {count:,}" for name, count in sorted(report.outcomes.items()))
         print(f"  {report.selected:,} dead letters so far ({counts}), {rate:,.0f}/s", file=sys.stderr, flush=True)
 

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -784,3 +785,14 @@ def test_the_cli_runs_from_any_directory(warehouse: Path, tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert f"{WOULD_PUBLISH} {len(SPECS)}" in result.stdout
+
+
+def test_long_runs_print_progress_after_pages(warehouse: Path, capsys: pytest.CaptureFixture) -> None:
+    started = time.monotonic()
+    run_replay(store(warehouse), EVERYTHING, page_size=3, on_page=replay._progress(started, every=0))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(" dead letters")[0].strip() for line in lines] == ["3", "6", "9", "10"]
+    assert lines[-1].startswith(f"  10 dead letters so far ({WOULD_PUBLISH} 10), ")
+    # Throttled: a run shorter than the interval prints nothing.
+    run_replay(store(warehouse), EVERYTHING, page_size=3, on_page=replay._progress(time.monotonic(), every=3600))
+    assert capsys.readouterr().err == ""
