@@ -12,6 +12,7 @@ from apache_beam.options.pipeline_options import (
     WorkerOptions,
 )
 
+from schemas import EVENT_SCHEMA_FILES
 from schemas.settings import (
     DEFAULT_DATASET,
     DEFAULT_LOCK_TIMEOUT,
@@ -37,6 +38,16 @@ def _non_negative_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
     return value
+
+
+def _version_list(text: str) -> list[int]:
+    try:
+        versions = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,2, got {text!r}") from None
+    if not versions:
+        raise argparse.ArgumentTypeError("expected at least one schema version")
+    return versions
 
 
 class OrderPipelineOptions(PipelineOptions):
@@ -85,8 +96,9 @@ class OrderPipelineOptions(PipelineOptions):
         group.add_argument(
             "--create_tables",
             action="store_true",
-            help="create missing BigQuery tables from schemas/bigquery before starting (DuckDB tables are "
-            "always created when missing)",
+            help="create missing BigQuery tables from schemas/bigquery before starting, and add the nullable "
+            "columns a newer schemas/ has to existing ones (DuckDB tables and columns are always created when "
+            "missing)",
         )
         group.add_argument("--dead_letter_topic", help="also publish dead-lettered messages to projects/P/topics/T")
         group.add_argument(
@@ -100,6 +112,14 @@ class OrderPipelineOptions(PipelineOptions):
             type=_positive_int,
             default=1000,
             help="snapshots per warehouse write (also flushed at every bundle end; default 1000)",
+        )
+        group.add_argument(
+            "--schema_versions",
+            type=_version_list,
+            default=None,
+            help="comma-separated event schema versions to accept (default: all there are, "
+            f"{', '.join(str(v) for v in sorted(EVENT_SCHEMA_FILES))}); events of any other version are dead-lettered "
+            "as unsupported_schema_version. How a version is rolled out and retired: schemas/README.md",
         )
         group.add_argument(
             "--timestamp_attribute",
@@ -118,6 +138,10 @@ class OrderPipelineOptions(PipelineOptions):
             problems.append(f"--input_subscription must be projects/P/subscriptions/S, got {self.input_subscription!r}")
         if self.dead_letter_topic and not _looks_like(self.dead_letter_topic, "topics"):
             problems.append(f"--dead_letter_topic must be projects/P/topics/T, got {self.dead_letter_topic!r}")
+        unknown = sorted(set(self.schema_versions or ()) - set(EVENT_SCHEMA_FILES))
+        if unknown:
+            known = ", ".join(str(v) for v in sorted(EVENT_SCHEMA_FILES))
+            problems.append(f"--schema_versions names unknown versions {unknown}; schemas/ has {known}")
         if self.sink == "bigquery" and not (self.bq_project or self.view_as(GoogleCloudOptions).project):
             problems.append("--sink bigquery needs --bq_project (or --project)")
         return problems

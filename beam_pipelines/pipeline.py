@@ -74,7 +74,8 @@ def build_pipeline(
         timestamp_attribute=order_options.timestamp_attribute,
         max_idle_seconds=order_options.max_idle_seconds,
     )
-    parsed = messages | "ParseAndValidate" >> ParseAndValidate()
+    versions = tuple(order_options.schema_versions) if order_options.schema_versions else None
+    parsed = messages | "ParseAndValidate" >> ParseAndValidate(versions)
     rows = parsed[VALID] | "ToRows" >> ToRows()
     sink_failures = rows[ROWS] | "UpsertOrderSnapshots" >> UpsertOrderSnapshots(
         warehouse, order_options.batch_size, acker

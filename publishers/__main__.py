@@ -11,9 +11,11 @@ import time
 from datetime import datetime, timezone
 
 from orders_local.cli import OneLineErrorParser
+from publishers import schema_v2
 from publishers.catalog import CatalogError, load_olist_catalog, write_catalog
 from publishers.outputs import ProgressLine, PublishError, publish, topic_path_parts, write_jsonl
 from publishers.stream import MessageStream, StreamSettings
+from schemas import DEFAULT_PRODUCER_VERSION, EVENT_SCHEMA_FILES
 
 #: Simulation start for file output without --start-time, so file output is a pure function of the flags.
 DEFAULT_FILE_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -160,6 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
         "second); default: --rate messages per second",
     )
     parser.add_argument(
+        "--schema-version",
+        type=int,
+        choices=sorted(EVENT_SCHEMA_FILES),
+        default=DEFAULT_PRODUCER_VERSION,
+        help=f"schema_version of the events (default {DEFAULT_PRODUCER_VERSION}); version 2 adds the order's sales "
+        "channel and, once delivered, the customer's review (with --replay-olist: from "
+        "olist_order_reviews_dataset.csv in DIR when present). Deploy the pipeline that accepts a version "
+        "before producers send it (schemas/README.md)",
+    )
+    parser.add_argument(
         "--catalog-out",
         metavar="DIR",
         help="also write the catalog used as Olist-format CSVs to DIR, for the warehouse's reference loader",
@@ -169,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _replay(args, parser: argparse.ArgumentParser) -> int:
     """--replay-olist: the real orders' lifecycles to the topic (paced) or the file."""
-    from publishers.olist_replay import ReplayError, load_orders, replay_messages
+    from publishers.olist_replay import ReplayError, load_orders, load_reviews, replay_messages
 
     if args.duration is not None or args.duplicate_ratio or args.reorder_ratio or args.invalid_ratio:
         parser.error("--replay-olist sends the real orders as they are: no --duration or *-ratio flags")
@@ -178,7 +190,10 @@ def _replay(args, parser: argparse.ArgumentParser) -> int:
     except (ReplayError, OSError) as error:
         parser.error(str(error))
     # Built one at a time as they go out: the full Kaggle set is about half a million events.
-    timed = replay_messages(orders)
+    if args.schema_version == schema_v2.VERSION:
+        reviewed = load_reviews(args.replay_olist, orders)
+        print(f"schema version 2: {reviewed:,} of {len(orders):,} orders have a review", file=sys.stderr)
+    timed = replay_messages(orders, args.schema_version)
     messages = (message for _, message in timed)
     progress = ProgressLine(total=sum(len(order.steps()) for order in orders))
     started = time.monotonic()
@@ -264,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         duplicate_ratio=args.duplicate_ratio,
         reorder_ratio=args.reorder_ratio,
         invalid_ratio=args.invalid_ratio,
+        schema_version=args.schema_version,
     )
     # Live publishing stamps event_time with the real clock, so end-to-end latency can be measured.
     stream = MessageStream(

@@ -8,6 +8,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from schemas import LATEST_SCHEMA_VERSION
+
 Event = dict[str, Any]
 
 
@@ -80,7 +82,7 @@ def _other_customer(event: Event, rng: random.Random) -> None:
 
 
 def _future_schema_version(event: Event, rng: random.Random) -> None:
-    event["schema_version"] = 2
+    event["schema_version"] = LATEST_SCHEMA_VERSION + 1
 
 
 #: kind -> (corruption, expected error_stage, expected error_kind, expected error_path).

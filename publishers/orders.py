@@ -13,7 +13,7 @@ from publishers.catalog import Catalog, Product, Seller
 from publishers.geography import STATE_WEIGHTS, STATES
 from publishers.identifiers import random_hex_id, random_uuid
 from publishers.text import olist_city
-from schemas import CURRENT_SCHEMA_VERSION
+from schemas import DEFAULT_PRODUCER_VERSION
 from schemas.olist import SOURCE_TIMEZONE
 
 CENT = Decimal("0.01")
@@ -96,7 +96,7 @@ class Order:
             "event_type": event_type,
             "event_time": rfc3339(event_time, milliseconds=True),
             "sequence": self.sequence,
-            "schema_version": CURRENT_SCHEMA_VERSION,
+            "schema_version": DEFAULT_PRODUCER_VERSION,
             "order": {
                 "order_id": self.order_id,
                 "customer_id": self.customer.customer_id,

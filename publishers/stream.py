@@ -17,9 +17,12 @@ from datetime import datetime, timedelta
 
 from faker import Faker
 
+from publishers import schema_v2
 from publishers.catalog import Catalog, generate_catalog
 from publishers.faults import FAULT_KINDS, corrupt
 from publishers.orders import Order, OrderFactory
+from publishers.schema_v2 import Version2Details
+from schemas import DEFAULT_PRODUCER_VERSION, EVENT_SCHEMA_FILES
 
 #: Live publishing: chance that the next event starts a new order rather than advancing one in flight.
 NEW_ORDER_SHARE = 0.3
@@ -50,8 +53,11 @@ class StreamSettings:
     duplicate_ratio: float = 0.0
     reorder_ratio: float = 0.0
     invalid_ratio: float = 0.0
+    schema_version: int = DEFAULT_PRODUCER_VERSION
 
     def __post_init__(self) -> None:
+        if self.schema_version not in EVENT_SCHEMA_FILES:
+            raise ValueError(f"schema_version must be one of {sorted(EVENT_SCHEMA_FILES)}, got {self.schema_version}")
         for name in ("duplicate_ratio", "reorder_ratio", "invalid_ratio"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -100,6 +106,7 @@ class MessageStream:
         self.start_time = settings.start_time
         self.clock = clock  # a callable giving the real time (live publishing); None: simulated
         self.stats = StreamStats()
+        self.version_2 = Version2Details(settings.seed) if settings.schema_version == schema_v2.VERSION else None
 
     def _events(self) -> Iterator[tuple[Order, dict]]:
         return self._live_events() if self.clock is not None else self._simulated_events()
@@ -174,6 +181,8 @@ class MessageStream:
         held_back: dict[str, Message] = {}
         delayed: list[tuple[int, Message]] = []  # (messages still to wait, duplicate)
         for order, event in self._events():
+            if self.version_2 is not None:
+                event = self.version_2.upgrade(order, event)
             message = Message(encode(event), attributes_of(event), order.order_id, order.order_id, event["sequence"])
             out: list[Message] = []
             if rng.random() < settings.invalid_ratio:

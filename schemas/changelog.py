@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from schemas import (
     BIGQUERY_SCHEMA_DIR,
@@ -29,7 +30,20 @@ LINE_COLUMNS = {"items": ORDER_ITEMS, "payments": ORDER_PAYMENTS}
 DEAD_LETTER_ID = "_dead_letter_id"
 
 
-def changelog_columns() -> list[Column]:
+def changelog_columns(existing: Sequence[str] = ()) -> list[Column]:
+    """The changelog's columns: ``existing`` (the names in the current file) first and in their order, then any
+    new ones. BigQuery adds columns to a table only at the end, so a column added to ``orders`` later (schema
+    version 2's) comes after ``_dead_letter_id`` rather than among the orders columns."""
+    columns = _generated_columns()
+    by_name = {column.name: column for column in columns}
+    dropped = [name for name in existing if name not in by_name]
+    if dropped:
+        raise ValueError(f"columns {dropped} left the changelog's sources; a column may be added, never removed")
+    kept = [by_name[name] for name in existing]
+    return kept + [column for column in columns if column.name not in set(existing)]
+
+
+def _generated_columns() -> list[Column]:
     columns = list(table_schema(ORDERS).columns)
     for column, table in LINE_COLUMNS.items():
         columns.append(
@@ -53,8 +67,15 @@ def changelog_columns() -> list[Column]:
     return columns
 
 
+def existing_columns(path: Path | None = None) -> list[str]:
+    """The column names of the changelog file as it is (none when there is no file yet)."""
+    path = path or BIGQUERY_SCHEMA_DIR / f"{CHANGELOG_TABLE}.json"
+    return [field["name"] for field in json.loads(path.read_text(encoding="utf-8"))] if path.exists() else []
+
+
 def render() -> str:
-    return json.dumps([c.to_json() for c in changelog_columns()], indent=2, ensure_ascii=False) + "\n"
+    columns = changelog_columns(existing_columns())
+    return json.dumps([c.to_json() for c in columns], indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

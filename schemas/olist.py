@@ -15,6 +15,8 @@ ORDERS_FILE = "olist_orders_dataset.csv"
 ORDER_ITEMS_FILE = "olist_order_items_dataset.csv"
 ORDER_PAYMENTS_FILE = "olist_order_payments_dataset.csv"
 CUSTOMERS_FILE = "olist_customers_dataset.csv"
+#: Optional: read only for schema version 2 events (order_review).
+ORDER_REVIEWS_FILE = "olist_order_reviews_dataset.csv"
 
 #: Zip prefixes are five digits; CSV tools that read them as integers drop the leading zeros.
 ZIP_PREFIX_WIDTH = 5

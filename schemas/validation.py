@@ -27,7 +27,7 @@ from typing import Any
 import fastjsonschema
 import jsonschema
 
-from schemas import EVENT_SCHEMA_FILES, ORDER_TIMESTAMPS, event_schema
+from schemas import EVENT_SCHEMA_FILES, ORDER_TIMESTAMPS, REVIEW_TIMESTAMPS, event_schema
 from schemas.timestamps import TimestampError, parse_timestamp
 
 # error_stage values (one column of the dead-letter table).
@@ -48,6 +48,10 @@ MAX_NESTING = 16
 MAX_REPORTED_ERRORS = 20
 MAX_ERROR_TEXT = 500
 _BAD_TEXT = re.compile("[\x00-\x1f\ud800-\udfff]")
+#: Free text a customer writes (schema version 2's review comments) may hold tabs and line breaks, as Olist's
+#: reviews do; no other field may.
+_BAD_FREE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+FREE_TEXT_PATHS = frozenset({"$.order_review.review_comment_title", "$.order_review.review_comment_message"})
 #: Integer fields: JSON Schema accepts integral floats (3.0) there; the warehouse needs ints.
 _INTEGER_FIELDS = {"items": ("order_item_id",), "payments": ("payment_sequential", "payment_installments")}
 
@@ -189,8 +193,9 @@ def _structure_error(value: Any, text: str) -> ValidationError | None:
                 STAGE_PARSE, "too_deep", f"containers nest deeper than {MAX_NESTING} levels; an event nests 3", path
             )
         if check_text:
+            forbidden = _BAD_FREE_TEXT if isinstance(node, str) and path in FREE_TEXT_PATHS else _BAD_TEXT
             for text_value, where in _texts(node, path):
-                bad = _BAD_TEXT.search(text_value)
+                bad = forbidden.search(text_value)
                 if bad:
                     return ValidationError(
                         STAGE_PARSE,
@@ -248,18 +253,33 @@ def parse_payload(payload: bytes | str) -> tuple[Any, ValidationError | None]:
     return value, _structure_error(value, text)
 
 
-class EventValidator:
-    """Validates parsed events against the JSON Schema of their ``schema_version`` plus business rules."""
+def accepted_versions(versions: Iterable[int] | None = None) -> tuple[int, ...]:
+    """``versions`` sorted and checked against the schema files (None: every version there is)."""
+    chosen = tuple(sorted(set(EVENT_SCHEMA_FILES if versions is None else versions)))
+    unknown = [version for version in chosen if version not in EVENT_SCHEMA_FILES]
+    if unknown or not chosen:
+        known = ", ".join(str(v) for v in sorted(EVENT_SCHEMA_FILES))
+        raise ValueError(f"unknown schema versions {unknown or '(none given)'}; known versions: {known}")
+    return chosen
 
-    def __init__(self) -> None:
+
+class EventValidator:
+    """Validates parsed events against the JSON Schema of their ``schema_version`` plus business rules.
+
+    ``versions`` limits what is accepted (default: every schema file): a version left out is dead-lettered as
+    ``unsupported_schema_version``, exactly like one that does not exist (how a version is rolled out or retired:
+    schemas/README.md)."""
+
+    def __init__(self, versions: Iterable[int] | None = None) -> None:
+        self.versions = accepted_versions(versions)
         self._fast = {
-            version: fastjsonschema.compile(event_schema(version), use_formats=True) for version in EVENT_SCHEMA_FILES
+            version: fastjsonschema.compile(event_schema(version), use_formats=True) for version in self.versions
         }
         self._full = {
             version: jsonschema.Draft202012Validator(
                 event_schema(version), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
             )
-            for version in EVENT_SCHEMA_FILES
+            for version in self.versions
         }
 
     def validate_payload(self, payload: bytes | str, attributes: Mapping[str, str] | None = None) -> ValidationResult:
@@ -291,11 +311,13 @@ class EventValidator:
         if isinstance(version, float) and version.is_integer():
             version = int(version)
         if type(version) is not int or version not in self._fast:
-            known = ", ".join(str(v) for v in sorted(self._fast))
+            known = ", ".join(str(v) for v in self.versions)
+            known_version = type(version) is int and version in EVENT_SCHEMA_FILES
+            why = "is not accepted by this pipeline" if known_version else "is not supported"
             error = ValidationError(
                 STAGE_SCHEMA,
                 "unsupported_schema_version",
-                f"schema_version {version!r} is not supported; expected one of: {known}",
+                f"schema_version {version!r} {why}; expected one of: {known}",
                 "$.schema_version",
             )
             return ValidationResult(None, (error,))
@@ -354,6 +376,9 @@ def _with_integers(event: dict[str, Any], version: int) -> dict[str, Any]:
         for line in event[collection]:
             for name in names:
                 line[name] = int(line[name])
+    review = event.get("order_review")
+    if review is not None:
+        review["review_score"] = int(review["review_score"])
     return event
 
 
@@ -363,6 +388,10 @@ def _timestamp_fields(event: dict[str, Any]) -> Iterator[tuple[str, str | None]]
         yield f"$.order.{name}", event["order"][name]
     for index, item in enumerate(event["items"]):
         yield f"$.items[{index}].shipping_limit_date", item["shipping_limit_date"]
+    review = event.get("order_review")  # version 2
+    if review is not None:
+        for name in REVIEW_TIMESTAMPS:
+            yield f"$.order_review.{name}", review.get(name)
 
 
 def timestamp_errors(event: dict[str, Any], attributes: Mapping[str, str] | None) -> Iterable[ValidationError]:
@@ -495,9 +524,9 @@ def attribute_errors(event: dict[str, Any], attributes: Mapping[str, str] | None
 
 
 @cache
-def default_validator() -> EventValidator:
-    """One compiled validator per process."""
-    return EventValidator()
+def default_validator(versions: tuple[int, ...] | None = None) -> EventValidator:
+    """One compiled validator per process (and set of accepted versions)."""
+    return EventValidator(versions)
 
 
 def validate_payload(payload: bytes | str, attributes: Mapping[str, str] | None = None) -> ValidationResult:

@@ -17,10 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from schemas import table_names, table_schema
 from schemas.settings import DEFAULT_LOCK_TIMEOUT
-from schemas.types import duckdb_column_type
-from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, quote
+from warehouse.duckdb_schema import DEFAULT_SCHEMA, MissingRequiredColumnError, add_missing_columns, create_all_sql
 
 LOGGER = logging.getLogger(__name__)
 
@@ -81,31 +79,13 @@ def ensure_tables(
 ) -> list[str]:
     """Create the warehouse schema and every missing table in ``path``, and add the nullable columns that a
     newer version of schemas/ has and an older file lacks. Returns the columns added ("table.column")."""
-    added = []
     with connect(path, lock_timeout=lock_timeout) as connection:
         for statement in create_all_sql(schema):
             connection.execute(statement)
-        for name in table_names():
-            present = {
-                row[0]
-                for row in connection.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-                    [schema, name],
-                ).fetchall()
-            }
-            for column in table_schema(name).columns:
-                if column.name in present:
-                    continue
-                if column.required:
-                    raise RuntimeError(
-                        f"{path}: {schema}.{name} lacks the required column {column.name} that schemas/ now has; "
-                        "migrate the file or start a new one"
-                    )
-                connection.execute(
-                    f"ALTER TABLE {quote(schema)}.{quote(name)} ADD COLUMN {quote(column.name)} "
-                    f"{duckdb_column_type(column)}"
-                )
-                added.append(f"{name}.{column.name}")
+        try:
+            added = add_missing_columns(connection, schema)
+        except MissingRequiredColumnError as error:
+            raise RuntimeError(f"{path}: {error}; migrate the file or start a new one") from None
     if added:
         LOGGER.warning("%s: added columns from a newer schema: %s", path, ", ".join(added))
     return added

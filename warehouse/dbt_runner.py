@@ -39,7 +39,7 @@ import duckdb
 
 from schemas.settings import RAW_SCHEMA_ENV, add_duckdb_path_argument, default_duckdb_path, default_raw_schema
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, connect
-from warehouse.duckdb_schema import DEFAULT_SCHEMA, create_all_sql, quote
+from warehouse.duckdb_schema import DEFAULT_SCHEMA, add_missing_columns, create_all_sql, quote
 
 LOGGER = logging.getLogger(__name__)
 
@@ -122,6 +122,8 @@ def snapshot_warehouse(
             raw.execute("USE build_snapshot")
             for statement in create_all_sql(raw_schema):
                 raw.execute(statement)
+            # The last build may predate columns schemas/ added since (schema version 2's): add them.
+            add_missing_columns(raw, raw_schema)
             raw.execute(f"USE {quote(raw_catalog)}")
             tables = raw.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? "

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -35,6 +36,8 @@ from beam_pipelines.sinks.compaction_sql import CompactionSql, bigquery_dialect
 from beam_pipelines.sinks.fold import StoredVersion
 from schemas import CHANGELOG_TABLE, DEAD_LETTER_TABLE, table_names, table_schema
 from schemas.types import bigquery_schema
+
+LOGGER = logging.getLogger(__name__)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -125,6 +128,9 @@ class BigQueryWarehouse:
         if self.create_tables:
             with _classified():
                 create_missing_tables(self.client, self.project, self.dataset)
+                added = add_missing_columns(self.client, self.project, self.dataset)
+                if added:
+                    LOGGER.warning("added columns from a newer schema: %s", ", ".join(added))
                 create_views(self.client, self.project, self.dataset)
 
     def upsert(self, snapshots: Sequence[SnapshotRows]) -> Mapping[str, StoredVersion]:
@@ -237,6 +243,33 @@ def create_missing_tables(client, project: str, dataset: str) -> list[str]:
         except exceptions.Conflict:
             pass
     return created
+
+
+def add_missing_columns(client, project: str, dataset: str) -> list[str]:
+    """Add to existing tables the nullable columns schemas/bigquery has and they lack (e.g. schema version 2's
+    columns of ``orders`` and the changelog), at the end, as BigQuery adds columns. Returns "table.column"
+    added. A missing REQUIRED column cannot be added to rows that exist: that is an error to migrate by hand."""
+    added = []
+    for name in table_names():
+        table = table_schema(name)
+        try:
+            existing = client.get_table(f"{project}.{dataset}.{name}")
+        except exceptions.NotFound:
+            continue
+        present = {field.name for field in existing.schema}
+        missing = [column for column in table.columns if column.name not in present]
+        required = [column.name for column in missing if column.required]
+        if required:
+            raise RuntimeError(
+                f"{project}.{dataset}.{name} lacks REQUIRED column(s) {required} that schemas/bigquery has; "
+                "a required column cannot be added to a table with rows (schemas/README.md)"
+            )
+        if missing:
+            wanted = {field.name: field for field in bigquery_schema(table)}
+            existing.schema = [*existing.schema, *(wanted[column.name] for column in missing)]
+            client.update_table(existing, ["schema"])
+            added += [f"{name}.{column.name}" for column in missing]
+    return added
 
 
 def create_views(client, project: str, dataset: str) -> list[str]:

@@ -14,8 +14,12 @@ VALID = "valid"
 
 
 class ParseAndValidateFn(beam.DoFn):
+    def __init__(self, versions: tuple[int, ...] | None = None) -> None:
+        super().__init__()
+        self.versions = versions
+
     def setup(self) -> None:
-        self.validator = EventValidator()  # compiles the schemas once per worker
+        self.validator = EventValidator(self.versions)  # compiles the schemas once per worker
         self.valid = metrics.counter(metrics.VALID)
         self.invalid = metrics.counter(metrics.INVALID)
         self.flagged = metrics.counter(metrics.FLAGGED)
@@ -45,7 +49,13 @@ class ParseAndValidate(beam.PTransform):
     """PCollection[ReceivedMessage] -> {valid: PCollection[OrderSnapshot], dead_letter: PCollection[DeadLetter]}.
 
     Every message comes out on exactly one of the two outputs, so messages in = valid + dead-lettered.
+    ``versions``: the schema versions accepted (default all; see --schema_versions).
     """
 
+    def __init__(self, versions: tuple[int, ...] | None = None) -> None:
+        super().__init__()
+        self.versions = versions
+
     def expand(self, messages):
-        return messages | "Validate" >> beam.ParDo(ParseAndValidateFn()).with_outputs(DEAD_LETTER, main=VALID)
+        validate = ParseAndValidateFn(self.versions)
+        return messages | "Validate" >> beam.ParDo(validate).with_outputs(DEAD_LETTER, main=VALID)

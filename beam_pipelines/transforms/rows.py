@@ -26,6 +26,21 @@ def _optional_timestamp(text: str | None) -> datetime | None:
     return None if text is None else parse_timestamp(text)
 
 
+def _version_2_columns(event: dict) -> dict:
+    """The orders columns schema version 2 added: null for a version 1 event, or when the event leaves them out."""
+    review = event.get("order_review") or {}
+    return {
+        "channel": event["order"].get("channel"),
+        "review_id": review.get("review_id"),
+        "review_score": review.get("review_score"),
+        "review_comment_title": review.get("review_comment_title"),
+        "review_comment_message": review.get("review_comment_message"),
+        "review_creation_date": _optional_timestamp(review.get("review_creation_date")),
+        "review_answer_timestamp": _optional_timestamp(review.get("review_answer_timestamp")),
+        "_schema_version": event["schema_version"],
+    }
+
+
 def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) -> SnapshotRows:
     """The rows one snapshot stands for. Pure: tests call it directly."""
     event = snapshot.event
@@ -49,6 +64,7 @@ def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) 
         "_event_type": event["event_type"],
         "_quality_flags": ",".join(snapshot.quality_flags) or None,
         **lineage,
+        **_version_2_columns(event),
     }
     items = tuple(
         {

@@ -161,6 +161,11 @@ explore: kpi_revenue_monthly {
   persist_with: marts_build
 }
 
+explore: kpi_channel_reviews_monthly {
+  label: "KPI: sales and reviews by channel and month"
+  persist_with: marts_build
+}
+
 explore: kpi_revenue_peak_hours {
   label: "KPI: revenue by day of week and hour"
   persist_with: marts_build

@@ -18,7 +18,13 @@ from sample_events import snapshot
 from beam_pipelines.dead_letters import dead_letter
 from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
 from beam_pipelines.sinks.base import RetryLaterError
-from beam_pipelines.sinks.bigquery import BigQueryWarehouse, create_missing_tables, create_views, is_transient
+from beam_pipelines.sinks.bigquery import (
+    BigQueryWarehouse,
+    add_missing_columns,
+    create_missing_tables,
+    create_views,
+    is_transient,
+)
 from beam_pipelines.transforms.rows import snapshot_rows
 from beam_pipelines.transforms.upsert import UpsertSnapshotsFn
 from schemas import CHANGELOG_TABLE, CURRENT_VIEWS, table_schema
@@ -44,6 +50,8 @@ class FakeClient:
         self.inserted = []
         self.attempts = 0
         self.created = []
+        self.existing = {}  # table name -> bigquery.Table, what get_table finds
+        self.updated = []
 
     def query(self, sql, job_config=None, location=None):
         self.queries.append(sql)
@@ -62,6 +70,16 @@ class FakeClient:
         if table.table_id == "orders":
             raise exceptions.Conflict("exists")
         self.created.append(table)
+
+    def get_table(self, table_id):
+        name = table_id.rsplit(".", 1)[-1]
+        if name not in self.existing:
+            raise exceptions.NotFound(table_id)
+        return self.existing[name]
+
+    def update_table(self, table, fields):
+        self.updated.append((table.table_id, list(fields), [field.name for field in table.schema]))
+        return table
 
 
 def _rows(body: bytes, message_id: str = "m-1"):
@@ -183,6 +201,36 @@ def test_create_tables_uses_the_schema_files_with_partitioning_and_clustering():
     assert changelog.time_partitioning.expiration_ms == 7 * 86_400_000
     nested = {f.name: f for f in changelog.schema}["items"]
     assert nested.mode == "REPEATED" and [f.name for f in nested.fields] == list(items_columns())
+
+
+def _existing(name: str, columns) -> bigquery.Table:
+    table = bigquery.Table(f"my-proj.orders_rt.{name}")
+    table.schema = [bigquery.SchemaField(column.name, column.type, column.mode) for column in columns]
+    return table
+
+
+def test_create_tables_adds_the_nullable_columns_a_newer_schema_has_to_an_existing_table_at_its_end():
+    orders = table_schema("orders")
+    version_1 = [column for column in orders.columns if "schema version 2" not in column.description]
+    assert len(version_1) < len(orders.columns)
+    client = FakeClient()
+    client.existing = {
+        "orders": _existing("orders", version_1),
+        "order_items": _existing("order_items", table_schema("order_items").columns),
+    }
+    BigQueryWarehouse("my-proj", "orders_rt", create_tables=True, client_factory=lambda: client).prepare()
+    ((table_id, fields, names),) = client.updated  # order_items has every column: left alone
+    assert table_id == "orders" and fields == ["schema"]
+    assert names == [c.name for c in version_1] + [c.name for c in orders.columns if c not in version_1]
+
+
+def test_a_required_column_missing_from_an_existing_table_is_an_error_not_an_update():
+    orders = table_schema("orders")
+    client = FakeClient()
+    client.existing = {"orders": _existing("orders", [c for c in orders.columns if c.name != "_event_id"])}
+    with pytest.raises(RuntimeError, match=r"lacks REQUIRED column\(s\) \['_event_id'\]"):
+        add_missing_columns(client, "my-proj", "orders_rt")
+    assert client.updated == []
 
 
 def items_columns():

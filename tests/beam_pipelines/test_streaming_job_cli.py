@@ -47,6 +47,8 @@ def test_help_lists_the_pipeline_flags_next_to_beams():
             "unknown flag --input_subscriptoin (did you mean --input_subscription?)",
         ),
         (("--input_files", "x.jsonl", "--sink", "bigquery"), "--sink bigquery needs --bq_project"),
+        (("--input_files", "x.jsonl", "--schema_versions", "1,7"), "--schema_versions names unknown versions [7]"),
+        (("--input_files", "x.jsonl", "--schema_versions", "v2"), "expected comma-separated integers"),
         (("--input_files", "x.jsonl", "--runner", "DataflowRunner", "--project", "p"), "--sink duckdb is local only"),
         (
             (

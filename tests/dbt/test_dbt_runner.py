@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from schemas import table_schema
 from warehouse import connection as connection_module
 from warehouse import dbt_runner
+from warehouse.duckdb_schema import create_table_sql
 
 
 def table_counts(path: Path, schema: str = "orders_rt") -> dict[str, int]:
@@ -189,3 +192,24 @@ def test_a_partial_build_after_a_full_one_finds_every_other_model(dbt_build, tmp
         assert connection.execute("SELECT count(*) FROM analytics.dim_products").fetchone()[0] > 0
     finally:
         connection.close()
+
+
+def test_a_last_build_from_before_schema_version_2_gets_the_new_columns_in_the_snapshot(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.duckdb"
+    connection_module.ensure_tables(raw)
+    base = tmp_path / "analytics.duckdb"
+    old = duckdb.connect(str(base))
+    orders = table_schema("orders")
+    version_1 = replace(orders, columns=tuple(c for c in orders.columns if "schema version 2" not in c.description))
+    old.execute("CREATE SCHEMA orders_rt")
+    old.execute(create_table_sql(version_1))  # the raw orders of a build from before schema version 2
+    old.close()
+    snapshot = tmp_path / "snapshot.duckdb"
+    dbt_runner.snapshot_warehouse(raw, snapshot, base=base)
+    check = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        query = "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?"
+        columns = {row[0] for row in check.execute(query, ["orders_rt", "orders"]).fetchall()}
+    finally:
+        check.close()
+    assert {"channel", "review_score", "_schema_version"} <= columns

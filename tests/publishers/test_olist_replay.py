@@ -4,6 +4,7 @@ payments) accepted through the contract."""
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -87,3 +88,54 @@ def test_missing_files_and_wrong_flags_give_one_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--replay-olist", str(tmp_path), "--output", "x.jsonl", "--duplicate-ratio", "0.1"])
     assert "no --duration or *-ratio flags" in capsys.readouterr().err
+
+
+REVIEW_COLUMNS = (
+    "review_id",
+    "order_id",
+    "review_score",
+    "review_comment_title",
+    "review_comment_message",
+    "review_creation_date",
+    "review_answer_timestamp",
+)
+
+
+def test_version_2_attaches_each_orders_newest_real_review_to_its_last_snapshot(kaggle_dir, tmp_path):
+    # The Kaggle reviews file's quirks: comments over several lines, empty texts, an order reviewed twice, a
+    # review of an order not replayed.
+    rows = [
+        ("r-old", "o-quirk-delivered", "1", "", "chegou quebrado", "2017-10-20 00:00:00", "2017-10-21 10:00:00"),
+        ("r-new", "o-quirk-delivered", "4", "Resolvido", "trocaram o produto,\r\nobrigado", "2017-10-25 00:00:00",
+         "2017-10-26 09:30:00"),
+        ("r-cancel", "o-canceled-empty", "1", "", "", "2017-11-02 00:00:00", ""),
+        ("r-other", "not-replayed", "5", "", "", "2017-11-02 00:00:00", "2017-11-03 00:00:00"),
+    ]  # fmt: skip
+    with (kaggle_dir / "olist_order_reviews_dataset.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REVIEW_COLUMNS)
+        writer.writerows(rows)
+    output = tmp_path / "v2.jsonl"
+    assert main(["--replay-olist", str(kaggle_dir), "--output", str(output), "--schema-version", "2"]) == 0
+    events = [json.loads(line) for line in output.read_bytes().splitlines()]
+    for line in output.read_bytes().splitlines():
+        assert validate_payload(line).ok, line
+    assert {e["schema_version"] for e in events} == {2} and all("channel" not in e["order"] for e in events)
+    last = {}
+    for event in events:
+        if event["sequence"] > last.get(event["order"]["order_id"], {}).get("sequence", 0):
+            last[event["order"]["order_id"]] = event
+    reviewed = {e["order"]["order_id"]: e["order_review"] for e in events if e.get("order_review")}
+    assert set(reviewed) == {"o-quirk-delivered", "o-canceled-empty"}
+    assert all(last[order_id].get("order_review") for order_id in reviewed)  # on the last snapshot only
+    assert sum(1 for e in events if e.get("order_review")) == 2
+    assert reviewed["o-quirk-delivered"] == {
+        "review_id": "r-new",
+        "review_score": 4,
+        "review_comment_title": "Resolvido",
+        "review_comment_message": "trocaram o produto,\r\nobrigado",
+        "review_creation_date": "2017-10-25T02:00:00Z",  # São Paulo midnight in daylight saving time (-02:00)
+        "review_answer_timestamp": "2017-10-26T11:30:00Z",
+    }
+    assert reviewed["o-canceled-empty"]["review_comment_message"] is None
+    assert reviewed["o-canceled-empty"]["review_answer_timestamp"] is None

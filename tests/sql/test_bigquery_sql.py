@@ -310,6 +310,7 @@ class RecordingClient:
         self.queries: list[str] = []
         self.inserted: list[tuple[str, list, list | None]] = []
         self.created: list[str] = []
+        self.tables: dict[str, Any] = {}
 
     def query(self, sql, job_config=None, location=None):
         self.queries.append(sql)
@@ -321,6 +322,10 @@ class RecordingClient:
 
     def create_table(self, table, exists_ok=False):
         self.created.append(table.table_id)
+        self.tables[table.table_id] = table
+
+    def get_table(self, table_id: str):
+        return self.tables[table_id.rsplit(".", 1)[-1]]
 
 
 def _is_timestamp(value: Any) -> bool:

@@ -40,6 +40,18 @@ view: fct_orders {
     sql: ${TABLE}.order_status ;;
   }
 
+  dimension: channel {
+    description: "Sales channel (schema version 2); null for orders from version 1 producers."
+    type: string
+    sql: ${TABLE}.channel ;;
+  }
+
+  dimension: review_score {
+    description: "The customer's review score 1-5 (schema version 2); null until reviewed."
+    type: number
+    sql: ${TABLE}.review_score ;;
+  }
+
   dimension: is_sale {
     description: "Neither canceled nor unavailable."
     type: yesno
@@ -222,5 +234,11 @@ view: fct_orders {
     type: number
     value_format_name: percent_1
     sql: ${late_deliveries} / NULLIF(COUNT(${delivery_days}), 0) ;;
+  }
+
+  measure: average_review_score {
+    type: average
+    value_format_name: decimal_2
+    sql: ${review_score} ;;
   }
 }

@@ -69,6 +69,12 @@ final as (
             else {{ local_date('orders.delivered_to_customer_at') }}
                 > {{ local_date('orders.estimated_delivery_at') }}
         end as is_late,
+        orders.channel,
+        orders.review_score,
+        orders.review_created_at,
+        orders.review_answered_at,
+        orders.review_comment_message is not null as has_review_comment,
+        coalesce(orders.schema_version, 1) as schema_version,
         orders.last_event_type,
         orders.snapshot_sequence,
         orders.last_event_at,
