@@ -7,11 +7,17 @@ shows them and changes nothing; ``--execute`` with a repairing ``--transform`` (
 republishes them with ``replayed_from``; the next pipeline run stores them. The oracle is the publisher's own,
 unbroken events, folded by the test (tests/oracle.py): the repaired messages must be exactly those events, and
 the warehouse their fold. A second replay selects nothing and changes nothing.
+
+Scenario B (the issue's example): producers moved to schema version 2 before the pipeline accepted it
+(``--schema_versions 1``), so their messages were dead-lettered as ``unsupported_schema_version``. Once the
+pipeline accepts version 2 (its default), a replay without any transform republishes them byte for byte and they
+land, newer snapshots over the older version 1 ones already stored. Again, a second replay changes nothing.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from collections import Counter
@@ -212,6 +218,85 @@ def test_replaying_repaired_dead_letters_lands_them_once(pubsub, pubsub_names, t
     _stream(pubsub, pubsub_names["subscription"], warehouse)
     assert full_tables(warehouse) == stored
     assert _replays(warehouse) == log
+
+
+def _v2_columns(warehouse: Path) -> dict[str, tuple]:
+    rows = _query(warehouse, "SELECT order_id, _schema_version, channel, review_id, review_score FROM orders_rt.orders")
+    return {
+        row["order_id"]: (row["_schema_version"], row["channel"], row["review_id"], row["review_score"]) for row in rows
+    }
+
+
+def test_version_2_messages_rejected_before_it_was_deployed_land_when_replayed(
+    pubsub, pubsub_names, tmp_path: Path
+) -> None:
+    files = {version: tmp_path / f"v{version}.jsonl" for version in (1, 2)}
+    for version, path in files.items():
+        _run(["-m", "publishers", "--output", str(path), *PUBLISH_FLAGS, "--schema-version", str(version)])
+    v1, v2 = ([line for line in files[v].read_bytes().splitlines() if line] for v in (1, 2))
+    # The same orders in both versions; each order's producer moves to version 2 at a sequence of its own
+    # (1: every snapshot in version 2; 99: never).
+    rng = random.Random(13)
+    switch: dict[str, int] = {}
+    bodies = []
+    for old, new in zip(v1, v2, strict=True):
+        event = json.loads(old)
+        at = switch.setdefault(event["order"]["order_id"], rng.choice([1, 2, 3, 99]))
+        bodies.append(new if event["sequence"] >= at else old)
+    events = [json.loads(body) for body in bodies]
+    assert {event["schema_version"] for event in events} == {1, 2}
+    message_ids = _publish(
+        pubsub_names["topic"], [(body, attributes_of(e)) for body, e in zip(bodies, events, strict=True)]
+    )
+    v2_by_message_id = {
+        m: body for m, body, e in zip(message_ids, bodies, events, strict=True) if e["schema_version"] == 2
+    }
+    warehouse = tmp_path / "warehouse.duckdb"
+
+    # 1. A pipeline that accepts only version 1: every version 2 message is dead-lettered.
+    _stream(pubsub, pubsub_names["subscription"], warehouse, "--schema_versions", "1")
+    assert (
+        _oracle_problems(warehouse, [body for body, e in zip(bodies, events, strict=True) if e["schema_version"] == 1])
+        == []
+    )
+    dead = _dead_letters(warehouse)
+    assert sorted(row["message_id"] for row in dead) == sorted(v2_by_message_id)
+    assert {(row["error_stage"], row["error_kind"]) for row in dead} == {("schema", "unsupported_schema_version")}
+
+    # 2. Version 2 is deployed (the pipeline's default accepts 1 and 2); the replay republishes the payloads as they
+    #    were, byte for byte, with replayed_from.
+    audit = _audit_subscription(pubsub, pubsub_names["topic"])
+    selection = ["--kind", "unsupported_schema_version", "--since", "2000-01-01", "--topic", pubsub_names["topic"]]
+    executed = _replay(pubsub, warehouse, *selection, "--execute")
+    assert f"schema/unsupported_schema_version: {len(v2_by_message_id)}" in executed.stdout, executed.stdout
+    assert f"published {len(v2_by_message_id)}" in executed.stdout, executed.stdout
+    replayed = pull_and_ack(audit, expected=len(v2_by_message_id), timeout=60)
+    assert sorted((m.attributes["replayed_from"], m.data) for m in replayed) == sorted(v2_by_message_id.items())
+    _stream(pubsub, pubsub_names["subscription"], warehouse)
+
+    # 3. They land: the warehouse is the fold of every message, version 2 columns included; no new dead letter.
+    assert _oracle_problems(warehouse, bodies) == []
+    newest = fold_latest(bodies)
+    assert _v2_columns(warehouse) == {
+        order_id: (
+            event["schema_version"],
+            event["order"].get("channel"),
+            (event.get("order_review") or {}).get("review_id"),
+            (event.get("order_review") or {}).get("review_score"),
+        )
+        for order_id, event in newest.items()
+    }
+    assert any(v[1] for v in _v2_columns(warehouse).values()), "no version 2 snapshot is the newest of its order"
+    assert _dead_letters(warehouse) == dead
+    stored, log = full_tables(warehouse), _replays(warehouse)
+    assert len(log) == len(v2_by_message_id) and {row["outcome"] for row in log} == {"published"}
+
+    # 4. Replaying again changes nothing.
+    again = _replay(pubsub, warehouse, *selection, "--execute")
+    assert "0 dead letter(s) selected" in again.stdout, again.stdout
+    assert pull_and_ack(audit) == []
+    _stream(pubsub, pubsub_names["subscription"], warehouse)
+    assert full_tables(warehouse) == stored and _replays(warehouse) == log
 
 
 def test_an_unreachable_emulator_and_a_missing_topic_are_one_clear_line(pubsub, pubsub_names, tmp_path: Path) -> None:
