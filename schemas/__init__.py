@@ -28,6 +28,8 @@ ORDERS = "orders"
 ORDER_ITEMS = "order_items"
 ORDER_PAYMENTS = "order_payments"
 DEAD_LETTER_TABLE = "order_events_dead_letter"
+#: Append-only log of dead-letter replays (beam_pipelines/replay.py): dead-letter rows are never updated.
+REPLAYS_TABLE = "dead_letter_replays"
 UPSERTED_TABLES = (ORDERS, ORDER_ITEMS, ORDER_PAYMENTS)
 #: BigQuery's append-only changelog of accepted snapshots, and the log of its compactions (see
 #: beam_pipelines/sinks/compaction_sql.py).

@@ -42,6 +42,7 @@ locals {
       "compute.googleapis.com",
       "dataflow.googleapis.com",
       "iam.googleapis.com",
+      "iamcredentials.googleapis.com", # impersonating the replay account (replay.tf)
       "pubsub.googleapis.com",
       "storage.googleapis.com",
     ],

@@ -63,6 +63,11 @@ output "compaction_service_account_email" {
   value       = google_service_account.compaction.email
 }
 
+output "replay_service_account_email" {
+  description = "Service account dead-letter replays run as (python -m beam_pipelines.replay): reads order_events_dead_letter, appends to dead_letter_replays, publishes to the orders topic. Operators in replay_operator_members impersonate it."
+  value       = google_service_account.replay.email
+}
+
 output "bucket" {
   description = "Bucket for Dataflow staging and temp files (the worker account writes there)."
   value       = google_storage_bucket.dataflow.name

@@ -226,6 +226,23 @@ variable "job_launcher_members" {
   default     = []
 }
 
+variable "replay_service_account_id" {
+  type        = string
+  description = "Account ID (the part before @) of the service account dead-letter replays run as (python -m beam_pipelines.replay, terraform/replay.tf)."
+  default     = "orders-dead-letter-replay"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.replay_service_account_id))
+    error_message = "replay_service_account_id must be 6-30 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "replay_operator_members" {
+  type        = list(string)
+  description = "IAM members (e.g. group:data-oncall@example.com) allowed to run dead-letter replays by impersonating the replay service account (roles/iam.serviceAccountTokenCreator on that account only)."
+  default     = []
+}
+
 # ---------------------------------------------------------------------------------------------------------
 # Customer-managed encryption (optional)
 # ---------------------------------------------------------------------------------------------------------

@@ -721,3 +721,62 @@ def test_analytics_dataset_default_matches_the_dbt_profile() -> None:
     match = re.search(r"env_var\('DBT_BIGQUERY_DATASET', '([^']+)'\)", profile)
     assert match, "dbt/profiles.yml no longer reads DBT_BIGQUERY_DATASET with a default"
     assert variables()["analytics_dataset_id"]["default"] == match.group(1)
+
+
+#: What the dead-letter replay's service account may do (terraform/replay.tf), by the resource type that grants it.
+REPLAY_ROLES = {
+    "google_project_iam_member": {"roles/bigquery.jobUser"},
+    "google_pubsub_topic_iam_member": {"roles/pubsub.publisher", "roles/pubsub.viewer"},
+}
+#: Its roles on single tables: it reads the dead letters and reads and appends to its own log, nothing else.
+REPLAY_TABLE_ROLES = {
+    "order_events_dead_letter": "roles/bigquery.dataViewer",
+    "dead_letter_replays": "roles/bigquery.dataEditor",
+}
+REPLAY_MEMBERS = {"local.replay_member", "serviceAccount:${google_service_account.replay.email}"}
+
+
+def test_replay_runs_as_its_own_account_with_only_the_grants_it_uses() -> None:
+    account = resources("google_service_account")["replay"]
+    assert expression(account["account_id"]) == "var.replay_service_account_id"
+    assert variables()["replay_service_account_id"]["default"] == "orders-dead-letter-replay"
+    assert locals_()["replay_member"] == "serviceAccount:${google_service_account.replay.email}"
+    grants = members_grants(REPLAY_MEMBERS)
+    table_grants = grants.pop("google_bigquery_table_iam_member", set())
+    assert grants == REPLAY_ROLES
+    assert table_grants == set(), "table roles come from local.replay_table_roles, checked below"
+
+    # The table grants: a for_each over a typed map of table -> role, on this deployment's tables.
+    assert typed_map("replay_table_roles") == REPLAY_TABLE_ROLES
+    assert set(REPLAY_TABLE_ROLES) <= set(table_layouts()), "replay is granted a table that tables.json lacks"
+    (name,) = resources("google_bigquery_table_iam_member")
+    body = resources("google_bigquery_table_iam_member")[name]
+    assert expression(body["for_each"]) == "local.replay_table_roles"
+    assert expression(body["role"]) == "each.value" and expression(body["member"]) == "local.replay_member"
+    assert expression(body["dataset_id"]) == ORDERS_DATASET_ID
+    assert expression(body["table_id"]) == "google_bigquery_table.tables[each.key].table_id"
+    # Nothing on the dataset itself: it cannot touch orders, the changelog or the dead letters' content.
+    by_dataset = {
+        expression(body["member"])
+        for body in resources("google_bigquery_dataset_iam_member").values()
+        if expression(body["member"]) in REPLAY_MEMBERS
+    }
+    assert not by_dataset
+
+    topic = resources("google_pubsub_topic_iam_member")["replay"]
+    assert expression(topic["topic"]) == 'google_pubsub_topic.topics["orders"].name'
+
+
+def test_replay_operators_may_impersonate_only_the_replay_account() -> None:
+    grant = resources("google_service_account_iam_member")["replay_operators"]
+    assert expression(grant["for_each"]) == "toset(var.replay_operator_members)"
+    assert expression(grant["service_account_id"]) == "google_service_account.replay.name"
+    assert expression(grant["role"]) == "roles/iam.serviceAccountTokenCreator"
+    assert variables()["replay_operator_members"]["default"] == []
+    assert '"iamcredentials.googleapis.com"' in expression(locals_()["required_apis"])
+    assert expression(outputs()["replay_service_account_email"]["value"]) == "google_service_account.replay.email"
+    # The replay account itself may act as no other account.
+    assert (
+        not {expression(body["member"]) for body in resources("google_service_account_iam_member").values()}
+        & REPLAY_MEMBERS
+    )
