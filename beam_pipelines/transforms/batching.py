@@ -10,10 +10,15 @@ letters, for a DeadLetterSink to store.
 After a flush commits (and, with the local read, after its ack), the sink appends what the flush did to the
 pipeline_metrics table (``metric_counts``, rows built by beam_pipelines.pipeline_metrics). That write is best
 effort: it never fails or delays the flush's ack; an error is logged and counted as ``metrics_write_failed``.
+
+A warehouse with a ``session()`` (DuckDB) gets one per bundle: the bundle's flushes and their metrics rows share
+one connection, opened at the first flush and closed at the bundle's end, instead of one open and close (and
+checkpoint) per write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -54,6 +59,11 @@ class BatchingSinkFn(beam.DoFn):
 
     def start_bundle(self) -> None:
         self._buffer: list[Any] = []
+        self._end_session()  # a bundle that failed never reached finish_bundle
+        self._session = contextlib.ExitStack()
+        session = getattr(self.warehouse, "session", None)
+        if session is not None:
+            self._session.enter_context(session())
 
     def process(self, element):
         self._buffer.append(element)
@@ -61,8 +71,28 @@ class BatchingSinkFn(beam.DoFn):
             yield from self._flush()
 
     def finish_bundle(self):
-        for record in self._flush():
+        try:
+            records = self._flush()
+        finally:
+            self._end_session()
+        for record in records:
             yield WindowedValue(record, Timestamp.now(), [GlobalWindow()])
+
+    def teardown(self) -> None:
+        self._end_session()
+
+    def _end_session(self) -> None:
+        """Close the bundle's warehouse session (its connection, if a flush opened one). A failure to close comes
+        after every commit and ack of the bundle: logged, never raised."""
+        session, self._session = getattr(self, "_session", None), None
+        if session is None:
+            return
+        try:
+            session.close()
+        except Exception as error:
+            LOGGER.warning(
+                "%s: closing the warehouse session failed: %s: %s", type(self).__name__, type(error).__name__, error
+            )
 
     def write(self, batch: Sequence[Any]) -> tuple[list[DeadLetter], Iterable[str | None]]:
         raise NotImplementedError
