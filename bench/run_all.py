@@ -1,8 +1,9 @@
 """``python -m bench.run_all [--quick] [--write BENCHMARKS.md]``: every benchmark of issue 14, one after another.
 
 Each benchmark rewrites its own section of BENCHMARKS.md (between its markers; other sections stay). ``--quick``
-(``make bench-quick``, under 5 minutes on 2 cores) runs smaller workloads: a 6,000-event backlog, 6 s per rate,
-2,000 orders for the backfill ratio, backfill scaling at 10k and 100k events once each, one dbt build.
+(``make bench-quick``, about 5 minutes on 2 cores) runs smaller workloads: a 5,000-event backlog, 5 s per rate,
+1,000 orders for the backfill ratio, backfill scaling at 10k and 30k events once each, one dbt build (still on
+100k orders).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ FULL = {
     dbt_build: ["--orders", "100000", "--runs", "3"],
 }
 QUICK = {
-    streaming_drain: ["--events", "6000", "--runs", "3"],
-    visible_latency: ["--rates", "50", "200", "--seconds", "6", "--runs", "3"],
-    backfill: ["--orders", "1000", "--runs", "3", "--scales", "10000", "100000", "--scale-runs", "1"],
+    streaming_drain: ["--events", "5000", "--runs", "3"],
+    visible_latency: ["--rates", "50", "200", "--seconds", "5", "--runs", "3"],
+    backfill: ["--orders", "1000", "--runs", "3", "--scales", "10000", "30000", "--scale-runs", "1"],
     upsert_flush: ["--orders", "5000", "--runs", "3"],
     dbt_build: ["--orders", "100000", "--runs", "1"],
 }

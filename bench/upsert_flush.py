@@ -155,8 +155,8 @@ def dead_letter_rows(count: int) -> list[dict]:
 
 
 def one_run(snapshots, batch_size: int, directory: Path, sessions: bool = True) -> dict:
-    """Flush after flush as the sink does: each in the warehouse's session when it has one (one flush per bundle,
-    the low-rate case), the upsert then its pipeline_metrics rows; then, apart, a dead-letter write."""
+    """Flush after flush as the sink does: each in a warehouse session when it has one, the upsert then its
+    pipeline_metrics rows; then, apart, a dead-letter write."""
     from beam_pipelines.sinks.duckdb import DuckDBWarehouse
 
     warehouse = DuckDBWarehouse(str(directory / "upsert.duckdb"))
@@ -288,9 +288,8 @@ def section(results: list[dict], snapshots: int, batch_size: int, profiled, argv
         ],
         notes=[
             "Dead letters are written only by a flush that has some (3 rows here, timed apart from rows/s); `open` is "
-            "`duckdb.connect` on the file, `close` includes DuckDB's checkpoint of the WAL into the file. Each flush "
-            "here is a bundle of its own (what the pipeline does at low rates); during a backlog a bundle holds up "
-            "to 5 flushes of 1,000 that share one open and one close."
+            "`duckdb.connect` on the file, `close` includes DuckDB's checkpoint of the WAL into the file. "
+            "The sink opens one session per flush, as here."
         ],
     )
     if profiled:

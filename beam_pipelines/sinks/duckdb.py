@@ -2,9 +2,10 @@
 
 The file is opened for one unit of work at a time (see warehouse.connection), so dbt, the dashboard and the
 reference loader can take turns with the pipeline instead of failing on DuckDB's single-writer lock. A unit is
-one write, or, inside ``session()``, every write of a sink's bundle: opening the file and closing it (which
-checkpoints the WAL into the file) cost ≈ 30 and ≈ 60 ms here (bench/upsert_flush.py), more than the upsert of
-1,000 snapshots, so a bundle's flushes, their pipeline_metrics rows and its dead letters share one connection.
+one write, or, inside ``session()``, the writes of one sink flush: opening the file and closing it (which
+checkpoints the WAL into the file) cost ≈ 20-30 and ≈ 30-60 ms here (bench/upsert_flush.py), about as much as the
+upsert of 1,000 snapshots, so a flush and its pipeline_metrics rows share one connection. Sessions stay one flush
+long: a connection held across a bundle's flushes kept readers (a test's poller, dbt's snapshot) out for seconds.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class DuckDBWarehouse:
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
         """Let the writes inside share one connection, opened at the first of them and closed at the end (the
-        file stays locked from the first write to the end: keep a session to one bundle). A write that fails
+        file stays locked from the first write to the end: keep a session to one flush). A write that fails
         ends the shared connection; the next one opens a new one."""
         if self._session is not None:  # nested: the outer session owns the connection
             yield

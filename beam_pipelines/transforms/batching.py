@@ -11,9 +11,9 @@ After a flush commits (and, with the local read, after its ack), the sink append
 pipeline_metrics table (``metric_counts``, rows built by beam_pipelines.pipeline_metrics). That write is best
 effort: it never fails or delays the flush's ack; an error is logged and counted as ``metrics_write_failed``.
 
-A warehouse with a ``session()`` (DuckDB) gets one per bundle: the bundle's flushes and their metrics rows share
-one connection, opened at the first flush and closed at the bundle's end, instead of one open and close (and
-checkpoint) per write.
+A warehouse with a ``session()`` (DuckDB) gets one per flush: the flush's write and its metrics rows share one
+connection instead of one open and close (and checkpoint) each. The session ends with the flush, so other
+processes (dbt's snapshot, the dashboard) get the file between flushes as before.
 """
 
 from __future__ import annotations
@@ -59,11 +59,6 @@ class BatchingSinkFn(beam.DoFn):
 
     def start_bundle(self) -> None:
         self._buffer: list[Any] = []
-        self._end_session()  # a bundle that failed never reached finish_bundle
-        self._session = contextlib.ExitStack()
-        session = getattr(self.warehouse, "session", None)
-        if session is not None:
-            self._session.enter_context(session())
 
     def process(self, element):
         self._buffer.append(element)
@@ -71,28 +66,8 @@ class BatchingSinkFn(beam.DoFn):
             yield from self._flush()
 
     def finish_bundle(self):
-        try:
-            records = self._flush()
-        finally:
-            self._end_session()
-        for record in records:
+        for record in self._flush():
             yield WindowedValue(record, Timestamp.now(), [GlobalWindow()])
-
-    def teardown(self) -> None:
-        self._end_session()
-
-    def _end_session(self) -> None:
-        """Close the bundle's warehouse session (its connection, if a flush opened one). A failure to close comes
-        after every commit and ack of the bundle: logged, never raised."""
-        session, self._session = getattr(self, "_session", None), None
-        if session is None:
-            return
-        try:
-            session.close()
-        except Exception as error:
-            LOGGER.warning(
-                "%s: closing the warehouse session failed: %s: %s", type(self).__name__, type(error).__name__, error
-            )
 
     def write(self, batch: Sequence[Any]) -> tuple[list[DeadLetter], Iterable[str | None]]:
         raise NotImplementedError
@@ -105,6 +80,20 @@ class BatchingSinkFn(beam.DoFn):
         batch, self._buffer = self._buffer, []
         if not batch:
             return []
+        session = contextlib.ExitStack()
+        if hasattr(self.warehouse, "session"):
+            session.enter_context(self.warehouse.session())
+        try:
+            return self._flush_in(batch)
+        finally:
+            try:
+                session.close()
+            except Exception as error:  # after the commit and the ack: the batch is done whatever happens here
+                LOGGER.warning(
+                    "%s: closing the warehouse session failed: %s: %s", type(self).__name__, type(error).__name__, error
+                )
+
+    def _flush_in(self, batch: list[Any]) -> list[DeadLetter]:
         try:
             if not self._prepared:
                 self.warehouse.prepare()
