@@ -1,6 +1,6 @@
 """``python -m orders_local.demo``: the whole flow live on a laptop, offline, on real parts.
 
-1. start Google's Pub/Sub emulator on a free loopback port (topic, ordered subscription, dead-letter topic);
+1. start Google's Pub/Sub emulator on a free loopback port (topic, unordered subscription, dead-letter topic);
 2. start the streaming pipeline (FnApiRunner, DuckDB sink), the publisher at a steady rate (generated orders
    with duplicates, reordering and a few bad messages, or the real Olist sample with ``--source olist``), the
    live dashboard (Streamlit), and ``dbt build`` every ``--dbt-every`` seconds (never two at once);

@@ -1,8 +1,9 @@
 """``python -m orders_local.emulator start|stop|status|env``: Google's official Pub/Sub emulator, locally.
 
 ``start`` launches the emulator on a free loopback port, records its PID in the data dir, creates the orders
-topic, the pipeline subscription (message ordering on), the dead-letter topic and a subscription on it, and
-prints the ``PUBSUB_EMULATOR_HOST`` to export. ``stop`` ends only the process group it started, by PID.
+topic, the pipeline subscription (unordered unless ``--message-ordering``: see create_resources), the dead-letter
+topic and a subscription on it, and prints the ``PUBSUB_EMULATOR_HOST`` to export. ``stop`` ends only the process
+group it started, by PID.
 """
 
 from __future__ import annotations
@@ -131,8 +132,14 @@ def create_resources(
     dead_letter_topic: str = DEFAULT_DEAD_LETTER_TOPIC,
     dead_letter_subscription: str = DEFAULT_DEAD_LETTER_SUBSCRIPTION,
     ack_deadline_seconds: int = 60,
+    message_ordering: bool = False,
 ) -> None:
-    """Topic, ordered pipeline subscription, dead-letter topic and its subscription (idempotent)."""
+    """Topic, pipeline subscription, dead-letter topic and its subscription (idempotent).
+
+    The pipeline subscription is unordered by default: the upsert is order-independent (``sequence`` decides), and
+    ordered delivery holds each order's next message until the previous one is acked, i.e. committed. Measured
+    (BENCHMARKS.md, streaming drain): no faster ordered, and with ordering keys the emulator starts a thread per
+    key (thousands at a few thousand live orders) until pulls time out. ``message_ordering=True`` turns it on."""
     from google.api_core.exceptions import AlreadyExists
     from google.cloud import pubsub_v1
 
@@ -150,7 +157,7 @@ def create_resources(
                         "name": emulator.subscription(name),
                         "topic": emulator.topic(on_topic),
                         "ack_deadline_seconds": ack_deadline_seconds,
-                        "enable_message_ordering": True,
+                        "enable_message_ordering": message_ordering and name == subscription,
                     },
                     timeout=30,
                 )
@@ -225,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_DEAD_LETTER_TOPIC,
         help=f"dead-letter topic (default {DEFAULT_DEAD_LETTER_TOPIC})",
     )
+    parser.add_argument(
+        "--message-ordering",
+        action="store_true",
+        help="create the pipeline subscription with message ordering (default: unordered; the upsert does not need it)",
+    )
     args = parser.parse_args(argv)
     running = load_state(args.data_dir)
     try:
@@ -242,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.subscription,
                 args.dead_letter_topic,
                 f"{args.dead_letter_topic}-sub",
+                message_ordering=args.message_ordering,
             )
             print(
                 f"topic {emulator.topic(args.topic)}\n"

@@ -14,7 +14,9 @@ from orders_local import emulator as pubsub_emulator
 _names = itertools.count()
 
 
-def create_pubsub_names(emulator: pubsub_emulator.Emulator, ack_deadline_seconds: int = 60) -> dict[str, str]:
+def create_pubsub_names(
+    emulator: pubsub_emulator.Emulator, ack_deadline_seconds: int = 60, message_ordering: bool = False
+) -> dict[str, str]:
     """A fresh topic, subscription and dead-letter topic (+ its subscription) on the emulator, as full paths."""
     n = next(_names)
     names = {
@@ -23,7 +25,9 @@ def create_pubsub_names(emulator: pubsub_emulator.Emulator, ack_deadline_seconds
         "dead_letter_topic": f"orders-dead-letter-{n}",
         "dead_letter_subscription": f"orders-dead-letter-sub-{n}",
     }
-    pubsub_emulator.create_resources(emulator, **names, ack_deadline_seconds=ack_deadline_seconds)
+    pubsub_emulator.create_resources(
+        emulator, **names, ack_deadline_seconds=ack_deadline_seconds, message_ordering=message_ordering
+    )
     return {
         key: emulator.subscription(name) if key.endswith("subscription") else emulator.topic(name)
         for key, name in names.items()

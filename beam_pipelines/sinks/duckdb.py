@@ -1,7 +1,11 @@
 """The local warehouse: a DuckDB file, written with Arrow batches and guarded MERGEs in one transaction.
 
-The file is opened for one flush at a time (see warehouse.connection), so dbt, the dashboard and the
-reference loader can take turns with the pipeline instead of failing on DuckDB's single-writer lock.
+The file is opened for one unit of work at a time (see warehouse.connection), so dbt, the dashboard and the
+reference loader can take turns with the pipeline instead of failing on DuckDB's single-writer lock. A unit is
+one write, or, inside ``session()``, the writes of one sink flush: opening the file and closing it (which
+checkpoints the WAL into the file) cost ≈ 20-30 and ≈ 30-60 ms here (bench/upsert_flush.py), about as much as the
+upsert of 1,000 snapshots, so a flush and its pipeline_metrics rows share one connection. Sessions stay one flush
+long: a connection held across a bundle's flushes kept readers (a test's poller, dbt's snapshot) out for seconds.
 """
 
 from __future__ import annotations
@@ -67,6 +71,49 @@ class DuckDBWarehouse:
         self.schema = schema
         self.lock_timeout = lock_timeout
         self.sql = UpsertSql(lambda name: f"{quote(schema)}.{quote(name)}")
+        self._session: contextlib.ExitStack | None = None  # set only inside session(); never pickled open
+        self._session_connection: duckdb.DuckDBPyConnection | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_session": None, "_session_connection": None}
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Let the writes inside share one connection, opened at the first of them and closed at the end (the
+        file stays locked from the first write to the end: keep a session to one flush). A write that fails
+        ends the shared connection; the next one opens a new one."""
+        if self._session is not None:  # nested: the outer session owns the connection
+            yield
+            return
+        self._session = contextlib.ExitStack()
+        try:
+            yield
+        finally:
+            stack, self._session, self._session_connection = self._session, None, None
+            with _classified(self.path):
+                stack.close()
+
+    @contextlib.contextmanager
+    def _connection(self, lock_timeout: float) -> Iterator[duckdb.DuckDBPyConnection]:
+        """This write's connection: the session's (opened now if needed), or one of its own."""
+        if self._session is None:
+            with connect(self.path, lock_timeout=lock_timeout) as connection:
+                yield connection
+            return
+        if self._session_connection is None:
+            self._session_connection = self._session.enter_context(connect(self.path, lock_timeout=lock_timeout))
+        try:
+            yield self._session_connection
+        except BaseException:
+            self._end_session_connection()
+            raise
+
+    def _end_session_connection(self) -> None:
+        """Close the session's connection after a failed write (a failed transaction is rolled back with it)."""
+        stack, self._session = self._session, contextlib.ExitStack()
+        self._session_connection = None
+        with contextlib.suppress(Exception):
+            stack.close()
 
     def prepare(self) -> None:
         with _classified(self.path):
@@ -79,7 +126,7 @@ class DuckDBWarehouse:
                 ORDER_ITEMS: arrow_batch(ORDER_ITEMS, [row for s in snapshots for row in s.items]),
                 ORDER_PAYMENTS: arrow_batch(ORDER_PAYMENTS, [row for s in snapshots for row in s.payments]),
             }
-            with connect(self.path, lock_timeout=self.lock_timeout) as connection:
+            with self._connection(self.lock_timeout) as connection:
                 for name, batch in batches.items():
                     connection.register(staged(name), batch)
                 connection.execute("BEGIN TRANSACTION")
@@ -87,12 +134,14 @@ class DuckDBWarehouse:
                 for statement in self.sql.statements():
                     connection.execute(statement).fetchall()
                 connection.execute("COMMIT")
+                for name in batches:
+                    connection.unregister(staged(name))
         return {order_id: StoredVersion(sequence, event_id) for order_id, sequence, event_id in stored}
 
     def write_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:
         with _classified(self.path):
             batch = arrow_batch(DEAD_LETTER_TABLE, rows)
-            with connect(self.path, lock_timeout=self.lock_timeout) as connection:
+            with self._connection(self.lock_timeout) as connection:
                 connection.register("batch_dead_letter", batch)
                 columns = ", ".join(quote(c) for c in batch.column_names)
                 table = f"{quote(self.schema)}.{quote(DEAD_LETTER_TABLE)}"
@@ -101,15 +150,18 @@ class DuckDBWarehouse:
                     f"INSERT INTO {table} ({columns}) SELECT {columns} FROM batch_dead_letter AS b "
                     f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS d WHERE d.dead_letter_id = b.dead_letter_id)"
                 )
+                connection.unregister("batch_dead_letter")
 
     def write_metrics(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Append pipeline_metrics rows in one short INSERT, waiting at most METRICS_LOCK_TIMEOUT for the lock."""
+        """Append pipeline_metrics rows in one short INSERT, waiting at most METRICS_LOCK_TIMEOUT for the lock (in
+        a session, on its connection: the flush's own, already open, after its commit)."""
         if not rows:
             return
         with _classified(self.path):
             batch = arrow_batch(PIPELINE_METRICS, rows)
-            with connect(self.path, lock_timeout=min(self.lock_timeout, METRICS_LOCK_TIMEOUT)) as connection:
+            with self._connection(min(self.lock_timeout, METRICS_LOCK_TIMEOUT)) as connection:
                 connection.register("batch_pipeline_metrics", batch)
                 columns = ", ".join(quote(c) for c in batch.column_names)
                 table = f"{quote(self.schema)}.{quote(PIPELINE_METRICS)}"
                 connection.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM batch_pipeline_metrics")
+                connection.unregister("batch_pipeline_metrics")

@@ -10,10 +10,15 @@ letters, for a DeadLetterSink to store.
 After a flush commits (and, with the local read, after its ack), the sink appends what the flush did to the
 pipeline_metrics table (``metric_counts``, rows built by beam_pipelines.pipeline_metrics). That write is best
 effort: it never fails or delays the flush's ack; an error is logged and counted as ``metrics_write_failed``.
+
+A warehouse with a ``session()`` (DuckDB) gets one per flush: the flush's write and its metrics rows share one
+connection instead of one open and close (and checkpoint) each. The session ends with the flush, so other
+processes (dbt's snapshot, the dashboard) get the file between flushes as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -75,6 +80,20 @@ class BatchingSinkFn(beam.DoFn):
         batch, self._buffer = self._buffer, []
         if not batch:
             return []
+        session = contextlib.ExitStack()
+        if hasattr(self.warehouse, "session"):
+            session.enter_context(self.warehouse.session())
+        try:
+            return self._flush_in(batch)
+        finally:
+            try:
+                session.close()
+            except Exception as error:  # after the commit and the ack: the batch is done whatever happens here
+                LOGGER.warning(
+                    "%s: closing the warehouse session failed: %s: %s", type(self).__name__, type(error).__name__, error
+                )
+
+    def _flush_in(self, batch: list[Any]) -> list[DeadLetter]:
         try:
             if not self._prepared:
                 self.warehouse.prepare()

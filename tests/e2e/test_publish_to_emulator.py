@@ -8,12 +8,14 @@ import sys
 from collections import defaultdict
 
 import pytest
-from pubsub_helpers import pull_and_ack
+from pubsub_helpers import create_pubsub_names, pull_and_ack
 
 pytestmark = pytest.mark.e2e
 
 
-def test_published_events_arrive_with_attributes_keys_and_order(pubsub, pubsub_names):
+def test_published_events_arrive_with_attributes_keys_and_order(pubsub):
+    # Per-order order holds on an ordered subscription (the pipeline's own is unordered: it does not need it).
+    pubsub_names = create_pubsub_names(pubsub, message_ordering=True)
     result = subprocess.run(
         [
             sys.executable,

@@ -1,0 +1,202 @@
+"""``python -m bench.streaming_drain [--events 18000] [--runs 3] [--ordered] [--write BENCHMARKS.md]``
+
+Streaming backlog drain against the transport's own speed, in one run on one emulator of our own: a backlog of
+``--events`` generated events is published to a topic with two subscriptions; a bare loop pulls 1,000 and acks
+on one (the transport's limit), the streaming pipeline (``streaming_job.py``: local pull read, full validation,
+three-table upsert into a fresh DuckDB file, ack after commit) drains the other. With ``--ordered`` the same
+backlog, published with ordering keys (order_id), also goes to a subscription with message ordering on. The
+variants alternate from run to run. Pipeline rate: the events its flushes committed, by ``pipeline_metrics``
+(``valid`` per flush's ``written_at``), after the first flush until the last (start-up excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import harness
+
+GOAL_RATIO = 0.5
+IDLE_SECONDS = 3
+#: Frames of the runner's bundle loop: profiles count only the stacks in it (start-up left out).
+BUNDLE_FRAME = "process_bundle"
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def backlog(events: int, seed: int = 14) -> list:
+    from publishers.stream import MessageStream, StreamSettings
+
+    messages = []
+    for message in MessageStream(StreamSettings(seed=seed, orders=None, start_time=START)):
+        messages.append(message)
+        if len(messages) >= events:
+            return messages
+    return messages
+
+
+def flush_rate(commits: list[tuple[float, int]]) -> float | None:
+    """Events/s from the end of the first flush to the end of the last: ``commits`` (written_at s, events)."""
+    commits = sorted(commits)
+    if len(commits) < 2 or commits[-1][0] <= commits[0][0]:
+        return None
+    return sum(n for _, n in commits[1:]) / (commits[-1][0] - commits[0][0])
+
+
+def commits_of(warehouse: Path) -> list[tuple[float, int]]:
+    from warehouse.connection import connect
+
+    with connect(warehouse, read_only=True) as connection:
+        return connection.execute(
+            "SELECT epoch_ms(written_at) / 1000.0, sum(value) FROM orders_rt.pipeline_metrics "
+            "WHERE metric IN ('valid', 'dead_lettered') GROUP BY writer, written_at"
+        ).fetchall()
+
+
+def pipeline_command(subscription: str, warehouse: Path) -> list[str]:
+    return harness.python(
+        "streaming_job.py",
+        "--input_subscription",
+        subscription,
+        "--duckdb_path",
+        str(warehouse),
+        "--max_idle_seconds",
+        str(IDLE_SECONDS),
+    )
+
+
+def drain(running, subscription: str, directory: Path, name: str, profile: Path | None = None) -> dict:
+    warehouse = directory / f"{name}.duckdb"
+    command = pipeline_command(running.subscription(subscription), warehouse)
+    if profile is not None:
+        command = harness.profile_command(command, profile)
+    log = directory / f"{name}.log"
+    code, wall, _rss, cpu = harness.run_timed(command, log, env=running.environment(), timeout=900)
+    if code != 0:
+        raise RuntimeError(f"{name}: the pipeline exited with {code}: {harness.log_tail(log)}")
+    commits = commits_of(warehouse)
+    return {"rate": flush_rate(commits), "committed": sum(n for _, n in commits), "wall": wall, "cpu": cpu}
+
+
+def one_run(index: int, messages: list, ordered: bool, directory: Path, profile: Path | None = None) -> dict:
+    directory.mkdir(parents=True)
+    with harness.own_emulator(directory / "emulator") as running:
+        harness.create_topic(running, "orders", {"orders-bare": False, "orders-pipeline": False})
+        harness.publish_backlog(running.topic("orders"), messages, ordering_keys=False)
+        result: dict = {}
+        steps = [("bare", None), ("pipeline", None)]
+        if index % 2:
+            steps.reverse()
+        for step, _ in steps:
+            print(f"  run {index + 1}: {step} …", file=sys.stderr, flush=True)
+            if step == "bare":
+                result["bare"] = harness.bare_pull_ack(running.subscription("orders-bare"), len(messages))
+            else:
+                result["pipeline"] = drain(running, "orders-pipeline", directory, "unordered", profile)
+        if ordered:
+            harness.create_topic(running, "orders-keyed", {"orders-ordered": True})
+            harness.publish_backlog(running.topic("orders-keyed"), messages, ordering_keys=True)
+            print(f"  run {index + 1}: ordered pipeline …", file=sys.stderr, flush=True)
+            result["ordered"] = drain(running, "orders-ordered", directory, "ordered")
+    return result
+
+
+def measure(events: int, runs: int, ordered: bool) -> tuple[list[dict], dict | None]:
+    messages = backlog(events)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-drain-") as tmp:
+        for index in range(runs):
+            results.append(one_run(index, messages, ordered, Path(tmp) / f"run{index}"))
+            r = results[-1]
+            print(
+                f"  bare {r['bare']:,.0f}/s, pipeline {r['pipeline']['rate'] or 0:,.0f}/s"
+                + (f", ordered {r['ordered']['rate'] or 0:,.0f}/s" if "ordered" in r else ""),
+                file=sys.stderr,
+                flush=True,
+            )
+        ratio = harness.median_range(_ratios(results))
+        profiled = None
+        if ratio is None or ratio[0] < GOAL_RATIO:
+            out = Path(tmp) / "drain.profile"
+            print("  profiling one more drain …", file=sys.stderr, flush=True)
+            one_run(runs, messages, False, Path(tmp) / "profiled", profile=out)
+            tool, inclusive, own = harness.read_profile(out, within=BUNDLE_FRAME)
+            profiled = {"tool": tool, "inclusive": inclusive, "own": own}
+    return results, profiled
+
+
+def _ratios(results: list[dict]) -> list[float | None]:
+    return [r["pipeline"]["rate"] / r["bare"] if r["pipeline"]["rate"] else None for r in results]
+
+
+def section(results: list[dict], profiled: dict | None, events: int, argv: list[str]) -> harness.Section:
+    ratios = _ratios(results)
+    rows = [
+        ("bare pull(1000) + ack loop", harness.cell(r["bare"] for r in results), "1.00"),
+        (
+            "pipeline, unordered subscription",
+            harness.cell(r["pipeline"]["rate"] for r in results),
+            harness.cell(ratios, "{:.2f}"),
+        ),
+    ]
+    if all("ordered" in r for r in results):
+        rows.append(
+            (
+                "pipeline, ordered subscription (ordering keys)",
+                harness.cell(r["ordered"]["rate"] for r in results),
+                harness.cell(
+                    (r["ordered"]["rate"] / r["bare"] if r["ordered"]["rate"] else None for r in results), "{:.2f}"
+                ),
+            )
+        )
+    committed = {r["pipeline"]["committed"] for r in results} | {
+        r["ordered"]["committed"] for r in results if "ordered" in r
+    }
+    median_ratio = harness.median_range(ratios)
+    result = harness.Section(
+        key="streaming_drain",
+        title="Streaming backlog drain vs the transport (bare pull + ack)",
+        command=harness.shown_command("bench.streaming_drain", argv),
+        setup=(
+            f"{len(results)} runs, each on an emulator of its own: a backlog of {events:,} generated events, drained "
+            "by a bare pull(1000)+ack loop and by the streaming pipeline (full validation, three-table upsert, ack "
+            "after commit) in alternating order; pipeline rate from `pipeline_metrics` after its first flush. "
+            "Cells: median (range) over runs; ratios per run."
+        ),
+        tables=[harness.table(("Drain", "msgs/s", "vs bare loop, same run"), rows)],
+        goals=[
+            harness.Goal("pipeline drain / bare pull+ack", median_ratio and median_ratio[0], GOAL_RATIO, fmt="{:.2f}")
+        ],
+        notes=[
+            f"Events committed per pipeline run (all must equal {events:,}): "
+            + ", ".join(f"{c:,}" for c in sorted(committed))
+            + "."
+        ],
+    )
+    if profiled:
+        result.profile = harness.render_profile(
+            f"Profile of one more unordered drain ({profiled['tool']}, the pipeline process's bundles, idle "
+            "waits left out; inclusive: the project's frames)",
+            profiled["inclusive"],
+            profiled["own"],
+        )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m bench.streaming_drain", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--events", type=int, default=18_000, help="backlog size (default 18000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs (default 3)")
+    parser.add_argument("--ordered", action="store_true", help="also drain an ordered subscription")
+    parser.add_argument("--write", metavar="FILE", help="replace this benchmark's section in FILE")
+    args = parser.parse_args(argv)
+    results, profiled = measure(args.events, args.runs, args.ordered)
+    harness.publish_section(section(results, profiled, args.events, argv), args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""``python -m bench.upsert_flush [--orders 20000] [--batch-size 1000] [--runs 3] [--write BENCHMARKS.md]``
+
+The DuckDB sink's flush, measured through the sink's own code (``DuckDBWarehouse``): the final snapshots of
+``--orders`` generated orders are upserted in flushes of the default batch size into a fresh file, followed, as
+the pipeline's sink does after every flush, by its ``pipeline_metrics`` rows, on the same connection when the
+warehouse has sessions (and a dead-letter write of a few rows, which the sink does only when a flush has some).
+Rows/s counts orders + items + payments rows over the upserts and the metrics writes. Each step's time comes from
+wrapping the connection the sink opens (connect, each statement, close) without changing what it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import harness
+
+GOAL_ROWS_PER_SECOND = 50_000
+
+
+class TimedConnection:
+    """A DuckDB connection that adds each statement's time to ``steps`` under a short label."""
+
+    def __init__(self, connection, steps: dict[str, float]) -> None:
+        self._connection = connection
+        self._steps = steps
+
+    def execute(self, sql: str, *args):
+        started = time.perf_counter()
+        result = self._connection.execute(sql, *args)
+        self._steps[statement_label(sql)] += time.perf_counter() - started
+        return _TimedResult(result, self._steps, statement_label(sql))
+
+    def __getattr__(self, name):
+        attribute = getattr(self._connection, name)
+        if not callable(attribute):
+            return attribute
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return attribute(*args, **kwargs)
+            finally:
+                self._steps[name] += time.perf_counter() - started
+
+        return timed
+
+
+class _TimedResult:
+    def __init__(self, result, steps, label) -> None:
+        self._result, self._steps, self._label = result, steps, label
+
+    def __getattr__(self, name):
+        attribute = getattr(self._result, name)
+        if not callable(attribute):
+            return attribute
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return attribute(*args, **kwargs)
+            finally:
+                self._steps[self._label] += time.perf_counter() - started
+
+        return timed
+
+
+def statement_label(sql: str) -> str:
+    """``MERGE INTO "orders_rt"."order_items" …`` -> ``MERGE order_items``; ``SET TimeZone…`` -> ``SET``."""
+    words = sql.split()
+    if not words:
+        return "?"
+    verb = words[0].upper()
+    if verb in ("MERGE", "INSERT", "DELETE") and len(words) > 2:
+        return f"{verb} {words[2].split('.')[-1].strip(chr(34))}"
+    if verb == "SELECT" and "_sequence, o._event_id" in sql:
+        return "SELECT stored versions"
+    return verb
+
+
+@contextlib.contextmanager
+def timed_connections(steps: dict[str, float]):
+    """Wrap ``warehouse.connection.connect`` as the sink module uses it: open and close timed too."""
+    import duckdb
+
+    from beam_pipelines.sinks import duckdb as sink_module
+
+    original = sink_module.connect
+    original_connect = duckdb.connect
+
+    def timed_duckdb_connect(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original_connect(*args, **kwargs)
+        finally:
+            steps["open (duckdb.connect)"] += time.perf_counter() - started
+
+    @contextlib.contextmanager
+    def timed(*args, **kwargs):
+        with original(*args, **kwargs) as connection:
+            yield TimedConnection(connection, steps)
+            # what remains happens in connect's finally: close (which checkpoints the WAL)
+            steps["_exit"] = time.perf_counter()
+        steps["close (+ checkpoint)"] += time.perf_counter() - steps.pop("_exit")
+
+    sink_module.connect = timed
+    duckdb.connect = timed_duckdb_connect
+    try:
+        yield
+    finally:
+        sink_module.connect = original
+        duckdb.connect = original_connect
+
+
+def final_snapshots(orders: int):
+    from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
+    from beam_pipelines.sinks.fold import batch_winners
+    from beam_pipelines.transforms.rows import snapshot_rows
+    from bench.streaming_drain import START
+    from publishers.stream import MessageStream, StreamSettings
+    from schemas.validation import EventValidator
+
+    validator = EventValidator()
+    rows = []
+    for message in MessageStream(StreamSettings(seed=99, orders=orders, start_time=START)):
+        result = validator.validate_payload(message.data)
+        rows.append(snapshot_rows(OrderSnapshot(result.event, ReceivedMessage(message.data))))
+    return batch_winners(rows)
+
+
+def metric_rows(batch) -> list[dict]:
+    from beam_pipelines import pipeline_metrics
+
+    now = datetime.now(timezone.utc)
+    counts = pipeline_metrics.upsert_counts(["applied"] * len(batch), (s.message for s in batch), now)
+    return pipeline_metrics.metric_rows(counts, now, pipeline_metrics.writer_id())
+
+
+def dead_letter_rows(count: int) -> list[dict]:
+    from beam_pipelines.dead_letters import dead_letter
+    from beam_pipelines.messages import ReceivedMessage
+
+    stamp = time.time_ns()
+    return [
+        dead_letter(ReceivedMessage(b"not json %d" % i, message_id=f"m{stamp}-{i}"), "parse", "not_json", "bad").row
+        for i in range(count)
+    ]
+
+
+def one_run(snapshots, batch_size: int, directory: Path, sessions: bool = True) -> dict:
+    """Flush after flush as the sink does: each in a warehouse session when it has one, the upsert then its
+    pipeline_metrics rows; then, apart, a dead-letter write."""
+    from beam_pipelines.sinks.duckdb import DuckDBWarehouse
+
+    warehouse = DuckDBWarehouse(str(directory / "upsert.duckdb"))
+    warehouse.prepare()
+    session = getattr(warehouse, "session", contextlib.nullcontext) if sessions else contextlib.nullcontext
+    rows = sum(1 + len(s.items) + len(s.payments) for s in snapshots)
+    flushes = []
+    flush_seconds = 0.0
+    upsert_seconds = 0.0
+    for start in range(0, len(snapshots), batch_size):
+        batch = snapshots[start : start + batch_size]
+        steps: dict[str, float] = defaultdict(float)
+        with timed_connections(steps):
+            started = time.perf_counter()
+            with session():
+                warehouse.upsert(batch)
+                upsert_seconds += time.perf_counter() - started
+                warehouse.write_metrics(metric_rows(batch))
+            flush_seconds += time.perf_counter() - started
+            flush_steps = dict(steps)
+            steps.clear()
+            with session():
+                warehouse.write_dead_letters(dead_letter_rows(3))
+            dead_steps = dict(steps)
+        flushes.append({"flush": flush_steps, "dead_letters": dead_steps})
+    return {
+        "rows": rows,
+        "rows_per_s": rows / flush_seconds,
+        "upsert_only_rows_per_s": rows / upsert_seconds,
+        "flush_ms": flush_seconds / len(flushes) * 1000,
+        "flushes": flushes,
+    }
+
+
+def step_medians(results: list[dict], part: str) -> dict[str, list[float]]:
+    """Per step: the median ms over the flushes of each run."""
+    per_run: dict[str, list[float]] = defaultdict(list)
+    for result in results:
+        names = {name for f in result["flushes"] for name in f[part]}
+        for name in names:
+            per_run[name].append(statistics.median(f[part].get(name, 0.0) for f in result["flushes"]) * 1000)
+    return per_run
+
+
+def measure(orders: int, batch_size: int, runs: int) -> tuple[list[dict], int, dict | None]:
+    print(f"  folding final snapshots of {orders:,} orders …", file=sys.stderr, flush=True)
+    snapshots = final_snapshots(orders)
+    results = []
+    profiled = None
+    with tempfile.TemporaryDirectory(prefix="bench-upsert-") as tmp:
+        for index in range(runs):
+            directory = Path(tmp) / f"run{index}"
+            directory.mkdir()
+            # Alternating with a connection per write (no session), the sink's way before issue 14, as a reference.
+            (directory / "apart").mkdir()
+            apart = one_run(snapshots, batch_size, directory / "apart", sessions=False)
+            results.append(one_run(snapshots, batch_size, directory))
+            results[-1]["apart"] = apart
+            print(
+                f"  {results[-1]['rows_per_s']:,.0f} rows/s (a connection per write: {apart['rows_per_s']:,.0f})",
+                file=sys.stderr,
+                flush=True,
+            )
+        rate = harness.median_range(r["rows_per_s"] for r in results)
+        if rate is None or rate[0] < GOAL_ROWS_PER_SECOND:
+            directory = Path(tmp) / "profiled"
+            directory.mkdir()
+            out = directory / "upsert.pstats"
+            with harness.in_process_profile(out):
+                one_run(snapshots[: batch_size * 10], batch_size, directory)
+            profiled = harness.read_cprofile(out)
+    return results, len(snapshots), profiled
+
+
+ORDER = (
+    "open (duckdb.connect)", "SET", "register", "BEGIN", "SELECT stored versions", "MERGE orders", "MERGE order_items",
+    "DELETE order_items", "MERGE order_payments", "DELETE order_payments", "COMMIT", "INSERT pipeline_metrics",
+    "INSERT order_events_dead_letter", "close (+ checkpoint)",
+)  # fmt: skip
+
+
+def section(results: list[dict], snapshots: int, batch_size: int, profiled, argv: list[str]) -> harness.Section:
+    rows = []
+    for part, title in (("flush", "flush (upsert + pipeline_metrics)"), ("dead_letters", "dead letters, apart")):
+        medians = step_medians(results, part)
+        names = sorted(medians, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+        for name in names:
+            rows.append((f"{title}: {name}", harness.cell(medians[name], "{:,.1f}")))
+        total = [statistics.median(sum(f[part].values()) for f in r["flushes"]) * 1000 for r in results]
+        rows.append((f"**{title}: total**", harness.cell(total, "{:,.1f}")))
+    rate = harness.median_range(r["rows_per_s"] for r in results)
+    result = harness.Section(
+        key="upsert_flush",
+        title="DuckDB upsert rows/s at the default batch size, and what a flush costs",
+        command=harness.shown_command("bench.upsert_flush", argv),
+        setup=(
+            f"Final snapshots of {snapshots:,} generated orders ({results[0]['rows']:,} rows over orders, items and "
+            f"payments) upserted in flushes of {batch_size:,} (the default `--batch_size`) into a fresh file, each "
+            f"followed by the flush's `pipeline_metrics` write as the sink does; {len(results)} runs. Rows/s counts "
+            "the upserts and the metrics writes. Cells: median (range) over runs."
+        ),
+        tables=[
+            harness.table(
+                ("Per flush", "rows/s", "ms per flush"),
+                [
+                    (
+                        "upsert + pipeline_metrics (what the sink does)",
+                        harness.cell(r["rows_per_s"] for r in results),
+                        harness.cell((r["flush_ms"] for r in results), "{:,.1f}"),
+                    ),
+                    ("upsert alone (up to its commit)", harness.cell(r["upsert_only_rows_per_s"] for r in results), ""),
+                    (
+                        "reference: a connection per write (upsert, then metrics apart)",
+                        harness.cell(r["apart"]["rows_per_s"] for r in results),
+                        harness.cell((r["apart"]["flush_ms"] for r in results), "{:,.1f}"),
+                    ),
+                ],
+            ),
+            harness.table(("Step of a flush (median over flushes of a run)", "ms"), rows),
+        ],
+        goals=[
+            harness.Goal(
+                f"upsert rows/s at batch size {batch_size:,}",
+                rate and rate[0],
+                GOAL_ROWS_PER_SECOND,
+                "rows/s",
+                fmt="{:,.0f}",
+            )
+        ],
+        notes=[
+            "Dead letters are written only by a flush that has some (3 rows here, timed apart from rows/s); `open` is "
+            "`duckdb.connect` on the file, `close` includes DuckDB's checkpoint of the WAL into the file. "
+            "The sink opens one session per flush, as here."
+        ],
+    )
+    if profiled:
+        result.profile = harness.render_profile(
+            "Profile of 10 more flushes (cProfile, in process; inclusive: cumulative share)", *profiled
+        )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m bench.upsert_flush", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--orders", type=int, default=20_000, help="generated orders (default 20000)")
+    parser.add_argument("--batch-size", type=int, default=1000, help="snapshots per flush (default 1000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs (default 3)")
+    parser.add_argument("--write", metavar="FILE", help="replace this benchmark's section in FILE")
+    args = parser.parse_args(argv)
+    results, snapshots, profiled = measure(args.orders, args.batch_size, args.runs)
+    harness.publish_section(section(results, snapshots, args.batch_size, profiled, argv), args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

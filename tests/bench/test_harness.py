@@ -1,0 +1,145 @@
+"""The pure parts of the issue-14 benchmarks: statistics, goals, sections, profiles, rates (no timing in tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import harness
+from bench.backfill import scaled_copy
+from bench.streaming_drain import flush_rate
+from bench.upsert_flush import statement_label
+
+
+def test_percentile_interpolates_between_closest_ranks():
+    assert harness.percentile([10, 20, 30, 40], 50) == 25
+    assert harness.percentile([5], 99) == 5
+    assert harness.percentile([3, 1, 2], 100) == 3
+    assert harness.percentile([0, 100], 99) == pytest.approx(99)
+    with pytest.raises(ValueError):
+        harness.percentile([], 50)
+    with pytest.raises(ValueError):
+        harness.percentile([1], 101)
+
+
+def test_median_range_and_cell_skip_missing_values():
+    assert harness.median_range([3, None, 1, 2]) == (2, 1, 3)
+    assert harness.median_range([None]) is None
+    assert harness.cell([1000, 3000, 2000]) == "2,000 (1,000 to 3,000)"
+    assert harness.cell([0.5, 0.5], "{:.2f}") == "0.50"
+    assert harness.cell([None]) == "n/a"
+
+
+def test_goal_higher_is_better():
+    goal = harness.Goal("drain / bare", 0.62, 0.5, fmt="{:.2f}")
+    assert goal.met and goal.ratio == pytest.approx(1.24)
+    assert harness.goal_line(goal) == "- **met** drain / bare: 0.62 (goal ≥ 0.50; 1.24x of the goal)"
+    missed = harness.Goal("drain / bare", 0.25, 0.5, fmt="{:.2f}")
+    assert not missed.met
+    assert harness.goal_line(missed).startswith("- **MISSED** drain / bare: 0.25 (goal ≥ 0.50; 0.50x")
+
+
+def test_goal_lower_is_better_and_missing_values():
+    latency = harness.Goal("p99", 500, 250, "ms", higher_is_better=False, fmt="{:,.0f}")
+    assert not latency.met and latency.ratio == 0.5
+    assert harness.goal_line(latency) == "- **MISSED** p99: 500 ms (goal ≤ 250 ms; 0.50x of the goal)"
+    assert harness.Goal("lost", 0.0, 0, higher_is_better=False).met
+    unknown = harness.Goal("p99", None, 250, "ms", higher_is_better=False)
+    assert not unknown.met and unknown.ratio is None
+    assert "n/a" in harness.goal_line(unknown)
+
+
+def test_section_renders_between_its_markers_and_replaces_only_itself(tmp_path: Path):
+    section = harness.Section(
+        key="demo",
+        title="Demo",
+        command="python -m bench.demo --write BENCHMARKS.md",
+        setup="Set-up.",
+        tables=[harness.table(("What", "n"), [("a", "1")])],
+        goals=[harness.Goal("n", 1, 2)],
+        notes=["A note."],
+    )
+    text = harness.render_section(section, "2 cores", "2026-11-23")
+    assert text.startswith("<!-- bench:demo:begin -->\n## Demo\n")
+    assert text.endswith("<!-- bench:demo:end -->")
+    assert "| What | n |\n|---|---:|\n| a | 1 |" in text
+    assert "- **MISSED** n: 1.00 (goal ≥ 2.00; 0.50x of the goal)" in text
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# Benchmarks\n\nIntro.\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n")
+    harness.publish_section(section, str(path))
+    harness.publish_section(section, str(path))
+    written = path.read_text()
+    assert written.count("<!-- bench:demo:begin -->") == 1
+    assert "<!-- other:start -->\nkept\n<!-- other:end -->" in written
+    assert written.startswith("# Benchmarks\n\nIntro.")
+
+
+def test_shown_command_drops_where_the_output_goes():
+    assert (
+        harness.shown_command("bench.x", ["--runs", "3", "--write", "out.md"])
+        == "python -m bench.x --runs 3 --write BENCHMARKS.md"
+    )
+    assert (
+        harness.shown_command("bench.x", ["--write=out.md", "a b"]) == "python -m bench.x 'a b' --write BENCHMARKS.md"
+    )
+
+
+def test_top_frames_counts_inclusive_project_frames_and_leaves_within_the_bundle_loop():
+    collapsed = [
+        'process 1:"python job.py";<module> (job.py:1);process_bundle (fn_runner.py:9);'
+        "_flush (/x/beam_pipelines/transforms/batching.py:80);connect (/x/warehouse/connection.py:55) 6",
+        "<module> (job.py:1);process_bundle (fn_runner.py:9);"
+        "_flush (/x/beam_pipelines/transforms/batching.py:81);upsert (/x/beam_pipelines/sinks/duckdb.py:70) 2",
+        "<module> (job.py:1);_find_and_load (<frozen importlib._bootstrap>:1) 40",  # start-up: outside bundles
+        "malformed line",
+    ]
+    inclusive, own = harness.top_frames(collapsed, within="process_bundle")
+    assert inclusive[0] == ("_flush (transforms/batching.py)", 1.0)
+    assert ("connect (warehouse/connection.py)", 0.75) in inclusive
+    assert all("fn_runner" not in frame for frame, _ in inclusive)  # not the project's code
+    assert own == [("connect (warehouse/connection.py)", 0.75), ("upsert (sinks/duckdb.py)", 0.25)]
+    assert harness.top_frames(["nothing here"]) == ([], [])
+
+
+def test_render_profile_pads_the_shorter_column():
+    lines = harness.render_profile("Profile", [("a (x.py)", 0.5)], [("b (y.py)", 0.25), ("c (z.py)", 0.1)])
+    assert lines[0] == "Profile:"
+    assert "| `a (x.py)` | 50% | `b (y.py)` | 25% |" in lines
+    assert "|  |  | `c (z.py)` | 10% |" in lines
+
+
+def test_flush_rate_leaves_the_first_flush_out():
+    assert flush_rate([(10.0, 1000), (11.0, 1000), (12.0, 500)]) == 750
+    assert flush_rate([(12.0, 500), (10.0, 1000), (11.0, 1000)]) == 750  # any order
+    assert flush_rate([(10.0, 1000)]) is None
+    assert flush_rate([]) is None
+
+
+def test_statement_label_names_the_step_and_table():
+    assert statement_label('MERGE INTO "orders_rt"."order_items" AS t USING x') == "MERGE order_items"
+    assert statement_label('DELETE FROM "orders_rt"."orders" AS t WHERE') == "DELETE orders"
+    assert statement_label('INSERT INTO "orders_rt"."pipeline_metrics" (a) SELECT') == "INSERT pipeline_metrics"
+    assert statement_label("SELECT o.order_id, o._sequence, o._event_id FROM t") == "SELECT stored versions"
+    assert statement_label("SET TimeZone = 'UTC'") == "SET"
+    assert statement_label("") == "?"
+
+
+def test_scaled_copy_repeats_events_under_new_ids(tmp_path: Path):
+    import json
+
+    source = tmp_path / "events.jsonl"
+    event = {
+        "event_id": "e" * 36,
+        "order": {"order_id": "o" * 32, "customer_id": "c" * 32},
+        "customer": {"customer_id": "c" * 32},
+    }
+    source.write_text(json.dumps(event) + "\n")
+    target = tmp_path / "scaled.jsonl"
+    assert scaled_copy(source, target, 3) == 3
+    events = [json.loads(line) for line in target.read_text().splitlines()]
+    assert events[0] == event
+    assert len({e["event_id"] for e in events}) == 3
+    assert len({e["order"]["order_id"] for e in events}) == 3
+    assert all(len(e["order"]["order_id"]) == 32 and len(e["event_id"]) == 36 for e in events)
+    assert all(e["customer"]["customer_id"] == e["order"]["customer_id"] for e in events)
