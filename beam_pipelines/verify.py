@@ -23,7 +23,7 @@ other lines take its class. Every event is exactly one of:
   project's validator rejects and that is not in the dead letters.
 
 Exit status: 0 when nothing is missing or mismatched, 1 when something is, 2 on usage errors (flags, a file or
-warehouse that does not exist), 3 when the warehouse could not be read (locked past ``--lock_timeout``, missing
+warehouse that does not exist), 3 when the warehouse could not be read (locked past ``--duckdb_lock_timeout``, missing
 tables, a BigQuery error).
 
 Lookups are batched: every ``--chunk_size`` distinct bodies, four SELECTs with the chunk's ids as array
@@ -742,8 +742,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--duckdb_schema", "--duckdb-schema", default=DEFAULT_DATASET, help="its schema (default: %(default)s)"
     )
     parser.add_argument(
+        "--duckdb_lock_timeout",
+        "--duckdb-lock-timeout",
         "--lock_timeout",
         "--lock-timeout",
+        dest="lock_timeout",
         type=float,
         default=DEFAULT_LOCK_TIMEOUT,
         help="seconds to wait while the pipeline holds the DuckDB file, per chunk (default: %(default)s)",
