@@ -64,7 +64,6 @@ from beam_pipelines.verify_sql import (
     bigquery_lookups,
     duckdb_lookups,
 )
-from orders_local.cli import OneLineErrorParser
 from schemas.settings import DEFAULT_DATASET, DEFAULT_LOCK_TIMEOUT, DUCKDB_PATH_ENV, default_duckdb_path
 from schemas.validation import ValidationError, ValidationResult, validate_payload
 
@@ -718,6 +717,8 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from orders_local.cli import OneLineErrorParser  # local tooling: not in the Dataflow image (like replay's)
+
     parser = OneLineErrorParser(
         prog="python -m beam_pipelines.verify",
         description="Report, for every message in JSONL files the publisher wrote (--output) or published "
