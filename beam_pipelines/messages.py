@@ -89,6 +89,8 @@ class OrderSnapshot:
     event: dict[str, Any]
     message: ReceivedMessage
     quality_flags: tuple[str, ...] = ()
+    #: The event's timestamps as validation parsed them (text -> instant), so ToRows does not parse them again.
+    timestamps: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def order_id(self) -> str:

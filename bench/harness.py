@@ -30,7 +30,7 @@ from bench.sections import replace_section
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO_ROOT / "BENCHMARKS.md"
 #: Packages whose versions decide the figures.
-KEY_PACKAGES = ("apache-beam", "duckdb", "pyarrow", "google-cloud-pubsub", "fastjsonschema", "dbt-core", "dbt-duckdb")
+KEY_PACKAGES = ("apache-beam", "duckdb", "pyarrow", "google-cloud-pubsub", "jsonschema-rs", "dbt-core", "dbt-duckdb")
 
 # --- statistics -------------------------------------------------------------------------------------------------
 

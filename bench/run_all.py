@@ -12,13 +12,14 @@ import argparse
 import sys
 import time
 
-from bench import backfill, dbt_build, streaming_drain, upsert_flush, visible_latency
+from bench import backfill, dbt_build, schema_check, streaming_drain, upsert_flush, visible_latency
 
 FULL = {
     streaming_drain: ["--events", "18000", "--runs", "3", "--ordered"],
     visible_latency: ["--rates", "50", "200", "--seconds", "20", "--runs", "3"],
     backfill: ["--orders", "7000", "--runs", "3", "--scales", "10000", "100000", "1000000"],
     upsert_flush: ["--orders", "20000", "--runs", "3"],
+    schema_check: ["--orders", "2000", "--runs", "5"],
     dbt_build: ["--orders", "100000", "--runs", "3"],
 }
 QUICK = {
@@ -26,6 +27,7 @@ QUICK = {
     visible_latency: ["--rates", "50", "200", "--seconds", "5", "--runs", "3"],
     backfill: ["--orders", "1000", "--runs", "3", "--scales", "10000", "30000", "--scale-runs", "1"],
     upsert_flush: ["--orders", "5000", "--runs", "3"],
+    schema_check: ["--orders", "500", "--runs", "3"],
     dbt_build: ["--orders", "100000", "--runs", "1"],
 }
 

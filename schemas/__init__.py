@@ -115,7 +115,7 @@ def _read_json(path: Path) -> Any:
 
 def event_schema(version: int = LATEST_SCHEMA_VERSION) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of order events of ``version``: a copy of its own, because validator
-    compilers resolve ``$ref`` in place (fastjsonschema rewrites them to absolute URIs)."""
+    compilers may resolve ``$ref`` in place (fastjsonschema, used before jsonschema-rs, rewrote them)."""
     try:
         file_name = EVENT_SCHEMA_FILES[version]
     except KeyError:

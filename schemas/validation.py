@@ -1,6 +1,6 @@
 """Validation of order events, shared by the publisher, the pipeline and the tests.
 
-Fast path: one ``json.loads`` and a fastjsonschema validator compiled once per schema version. Only when that
+Fast path: one ``json.loads`` and a jsonschema-rs validator (Rust) built once per schema version. Only when that
 fails does jsonschema build the full report (every error with its JSON path), so bad messages pay for the
 detail and good ones don't. Business rules the schema cannot say run after the schema passes.
 
@@ -20,12 +20,13 @@ import re
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
-import fastjsonschema
 import jsonschema
+import jsonschema_rs
 
 from schemas import EVENT_SCHEMA_FILES, ORDER_TIMESTAMPS, REVIEW_TIMESTAMPS, event_schema
 from schemas.timestamps import TimestampError, parse_timestamp
@@ -100,6 +101,8 @@ class ValidationResult:
     event: dict[str, Any] | None
     errors: tuple[ValidationError, ...] = field(default_factory=tuple)
     warnings: tuple[ValidationError, ...] = field(default_factory=tuple)
+    #: Every timestamp of a valid event, parsed (its text -> the instant): ToRows reuses them.
+    timestamps: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def quality_flags(self) -> tuple[str, ...]:
@@ -273,7 +276,8 @@ class EventValidator:
     def __init__(self, versions: Iterable[int] | None = None) -> None:
         self.versions = accepted_versions(versions)
         self._fast = {
-            version: fastjsonschema.compile(event_schema(version), use_formats=True) for version in self.versions
+            version: jsonschema_rs.validator_for(event_schema(version), validate_formats=True)
+            for version in self.versions
         }
         self._full = {
             version: jsonschema.Draft202012Validator(
@@ -321,21 +325,25 @@ class EventValidator:
                 "$.schema_version",
             )
             return ValidationResult(None, (error,))
-        try:
-            self._fast[version](event)
-        except fastjsonschema.JsonSchemaValueException as fast_error:
-            return ValidationResult(None, self._schema_report(version, event, fast_error))
+        if not self._fast_valid(version, event):
+            return ValidationResult(None, self._schema_report(version, event))
         event = _with_integers(event, version)
-        errors = tuple(timestamp_errors(event, attributes))
+        parsed: dict[str, datetime] = {}
+        errors = tuple(timestamp_errors(event, attributes, parsed))
         if not errors:
-            errors = tuple(business_rule_errors(event)) + tuple(attribute_errors(event, attributes))
+            errors = tuple(business_rule_errors(event)) + tuple(attribute_errors(event, attributes, parsed))
         if errors:
             return ValidationResult(None, errors)
-        return ValidationResult(event, (), tuple(quality_warnings(event)))
+        return ValidationResult(event, (), tuple(quality_warnings(event)), parsed)
 
-    def _schema_report(
-        self, version: int, event: dict[str, Any], fast_error: fastjsonschema.JsonSchemaValueException
-    ) -> tuple[ValidationError, ...]:
+    def _fast_valid(self, version: int, event: dict[str, Any]) -> bool:
+        """jsonschema-rs's verdict; a value it cannot take (an integer beyond 64 bits) goes to the full report."""
+        try:
+            return self._fast[version].is_valid(event)
+        except (ValueError, OverflowError, TypeError, RecursionError):
+            return False
+
+    def _schema_report(self, version: int, event: dict[str, Any]) -> tuple[ValidationError, ...]:
         found = []
         for error in self._full[version].iter_errors(event):
             found.append(error)
@@ -343,9 +351,17 @@ class EventValidator:
                 break
         found.sort(key=lambda e: (list(map(str, e.path)), e.message))
         if not found:  # the two libraries disagree: report what the fast one said rather than nothing
-            path = "$" + fast_error.name.removeprefix("data")
-            return (ValidationError(STAGE_SCHEMA, "schema_violation", _short(fast_error.message), path),)
+            return (self._fast_error(version, event),)
         return tuple(_schema_error(error) for error in found[:MAX_REPORTED_ERRORS])
+
+    def _fast_error(self, version: int, event: dict[str, Any]) -> ValidationError:
+        try:
+            error = next(iter(self._fast[version].iter_errors(event)))
+        except (StopIteration, ValueError, OverflowError, TypeError, RecursionError) as cannot:
+            message = f"the event cannot be checked against schema version {version}: {cannot or 'no detail'}"
+            return ValidationError(STAGE_SCHEMA, "schema_violation", _short(message))
+        path = "$" + "".join(_member_path("", part) for part in error.instance_path)
+        return ValidationError(STAGE_SCHEMA, "schema_violation", _short(error.message), path)
 
 
 def _schema_error(error: jsonschema.ValidationError) -> ValidationError:
@@ -394,8 +410,11 @@ def _timestamp_fields(event: dict[str, Any]) -> Iterator[tuple[str, str | None]]
             yield f"$.order_review.{name}", review.get(name)
 
 
-def timestamp_errors(event: dict[str, Any], attributes: Mapping[str, str] | None) -> Iterable[ValidationError]:
-    """Every timestamp (and the event_time attribute) is a real instant the warehouse can store."""
+def timestamp_errors(
+    event: dict[str, Any], attributes: Mapping[str, str] | None, parsed: dict[str, datetime] | None = None
+) -> Iterable[ValidationError]:
+    """Every timestamp (and the event_time attribute) is a real instant the warehouse can store. Each one that is
+    goes into ``parsed`` (text -> instant), when given."""
     fields = list(_timestamp_fields(event))
     if attributes and "event_time" in attributes:
         fields.append(("attributes.event_time", attributes["event_time"]))
@@ -403,9 +422,12 @@ def timestamp_errors(event: dict[str, Any], attributes: Mapping[str, str] | None
         if text is None:
             continue
         try:
-            parse_timestamp(text)
+            instant = parse_timestamp(text)
         except TimestampError as error:
             yield ValidationError(STAGE_SCHEMA, error.kind, str(error), path)
+        else:
+            if parsed is not None:
+                parsed[text] = instant
 
 
 def _payment_numbering_errors(payments: list[dict[str, Any]]) -> Iterable[ValidationError]:
@@ -505,16 +527,23 @@ def business_rule_errors(event: dict[str, Any]) -> Iterable[ValidationError]:
         )
 
 
-def _same_attribute(name: str, attribute: str, body_value: Any) -> bool:
+def _same_attribute(name: str, attribute: str, body_value: Any, parsed: Mapping[str, datetime]) -> bool:
     if name == "event_time":  # both parse: timestamp_errors ran first
-        return parse_timestamp(attribute) == parse_timestamp(body_value)
+        return _instant(attribute, parsed) == _instant(body_value, parsed)
     return attribute == str(body_value)
 
 
-def attribute_errors(event: dict[str, Any], attributes: Mapping[str, str] | None) -> Iterable[ValidationError]:
+def _instant(text: str, parsed: Mapping[str, datetime]) -> datetime:
+    instant = parsed.get(text)
+    return parse_timestamp(text) if instant is None else instant
+
+
+def attribute_errors(
+    event: dict[str, Any], attributes: Mapping[str, str] | None, parsed: Mapping[str, datetime] | None = None
+) -> Iterable[ValidationError]:
     """Attributes are optional, but those that repeat a body field must agree with it."""
     for name in ATTRIBUTE_FIELDS:
-        if attributes and name in attributes and not _same_attribute(name, attributes[name], event[name]):
+        if attributes and name in attributes and not _same_attribute(name, attributes[name], event[name], parsed or {}):
             yield ValidationError(
                 STAGE_BUSINESS_RULE,
                 "attribute_mismatch",

@@ -36,6 +36,9 @@ from beam_pipelines.messages import DeadLetter
 from beam_pipelines.sinks.base import RetryLaterError, Warehouse
 
 LOGGER = logging.getLogger(__name__)
+#: A batch is also flushed once its messages' bodies add up to this much, whatever --batch_size says: a body may
+#: be up to 1 MiB, so a count alone would not bound a sink's memory.
+MAX_BATCH_BYTES = 64 << 20
 
 
 class BatchingSinkFn(beam.DoFn):
@@ -59,11 +62,17 @@ class BatchingSinkFn(beam.DoFn):
 
     def start_bundle(self) -> None:
         self._buffer: list[Any] = []
+        self._buffered_bytes = 0
 
     def process(self, element):
         self._buffer.append(element)
-        if len(self._buffer) >= self.batch_size:
+        self._buffered_bytes += self.element_bytes(element)
+        if len(self._buffer) >= self.batch_size or self._buffered_bytes >= MAX_BATCH_BYTES:
             yield from self._flush()
+
+    def element_bytes(self, element: Any) -> int:
+        """Roughly what ``element`` holds in memory (its message body), for MAX_BATCH_BYTES."""
+        return 0
 
     def finish_bundle(self):
         for record in self._flush():
@@ -77,7 +86,7 @@ class BatchingSinkFn(beam.DoFn):
         return Counter()
 
     def _flush(self) -> list[DeadLetter]:
-        batch, self._buffer = self._buffer, []
+        batch, self._buffer, self._buffered_bytes = self._buffer, [], 0
         if not batch:
             return []
         session = contextlib.ExitStack()

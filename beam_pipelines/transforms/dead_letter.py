@@ -80,6 +80,10 @@ class DeadLetterWriteFn(BatchingSinkFn):
         super().__init__(warehouse, batch_size, acker)
         self.topic = topic
 
+    def element_bytes(self, element: DeadLetter) -> int:
+        row = element.row
+        return len(row.get("payload_bytes") or b"") + len((row.get("payload_string") or "").encode("utf-8", "replace"))
+
     def setup(self) -> None:
         super().setup()
         if self.topic is not None:

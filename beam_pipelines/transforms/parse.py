@@ -33,7 +33,7 @@ class ParseAndValidateFn(beam.DoFn):
                     metrics.counter(f"{metrics.QUALITY_PREFIX}{flag}").inc()
                 if result.quality_flags:
                     self.flagged.inc()
-                yield OrderSnapshot(result.event, message, result.quality_flags)
+                yield OrderSnapshot(result.event, message, result.quality_flags, result.timestamps)
                 return
             first = result.first_error
             record = dead_letter(message, first.stage, first.kind, result.error_message(), first.path, first.stacktrace)

@@ -22,11 +22,21 @@ def _money(amount: float | int) -> Decimal:
     return Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
 
 
-def _optional_timestamp(text: str | None) -> datetime | None:
-    return None if text is None else parse_timestamp(text)
+class _Instants:
+    """Timestamps of one snapshot: those validation parsed are looked up, any other is parsed here."""
+
+    def __init__(self, parsed: dict[str, datetime]) -> None:
+        self.parsed = parsed
+
+    def __call__(self, text: str) -> datetime:
+        instant = self.parsed.get(text)
+        return parse_timestamp(text) if instant is None else instant
+
+    def optional(self, text: str | None) -> datetime | None:
+        return None if text is None else self(text)
 
 
-def _version_2_columns(event: dict) -> dict:
+def _version_2_columns(event: dict, instants: _Instants) -> dict:
     """The orders columns schema version 2 added: null for a version 1 event, or when the event leaves them out."""
     review = event.get("order_review") or {}
     return {
@@ -35,8 +45,8 @@ def _version_2_columns(event: dict) -> dict:
         "review_score": review.get("review_score"),
         "review_comment_title": review.get("review_comment_title"),
         "review_comment_message": review.get("review_comment_message"),
-        "review_creation_date": _optional_timestamp(review.get("review_creation_date")),
-        "review_answer_timestamp": _optional_timestamp(review.get("review_answer_timestamp")),
+        "review_creation_date": instants.optional(review.get("review_creation_date")),
+        "review_answer_timestamp": instants.optional(review.get("review_answer_timestamp")),
         "_schema_version": event["schema_version"],
     }
 
@@ -44,16 +54,17 @@ def _version_2_columns(event: dict) -> dict:
 def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) -> SnapshotRows:
     """The rows one snapshot stands for. Pure: tests call it directly."""
     event = snapshot.event
+    instants = _Instants(snapshot.timestamps)
     order_id = event["order"]["order_id"]
     lineage = {
         "_sequence": event["sequence"],
         "_event_id": event["event_id"],
-        "_event_time": parse_timestamp(event["event_time"]),
+        "_event_time": instants(event["event_time"]),
         "_ingested_at": ingested_at or datetime.now(timezone.utc),
     }
     order = dict(event["order"])
     for name in ORDER_TIMESTAMPS:
-        order[name] = _optional_timestamp(order[name])
+        order[name] = instants.optional(order[name])
     customer = event["customer"]
     order_row = {
         **order,
@@ -64,7 +75,7 @@ def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) 
         "_event_type": event["event_type"],
         "_quality_flags": ",".join(snapshot.quality_flags) or None,
         **lineage,
-        **_version_2_columns(event),
+        **_version_2_columns(event, instants),
     }
     items = tuple(
         {
@@ -72,7 +83,7 @@ def snapshot_rows(snapshot: OrderSnapshot, ingested_at: datetime | None = None) 
             "order_item_id": item["order_item_id"],
             "product_id": item["product_id"],
             "seller_id": item["seller_id"],
-            "shipping_limit_date": parse_timestamp(item["shipping_limit_date"]),
+            "shipping_limit_date": instants(item["shipping_limit_date"]),
             "price": _money(item["price"]),
             "freight_value": _money(item["freight_value"]),
             "order_purchase_timestamp": order["order_purchase_timestamp"],

@@ -55,6 +55,9 @@ _METRICS = {
 
 
 class UpsertSnapshotsFn(BatchingSinkFn):
+    def element_bytes(self, element: SnapshotRows) -> int:
+        return len(element.message.data or b"")
+
     def setup(self) -> None:
         super().setup()
         self.outcomes = {outcome: metrics.counter(name) for outcome, name in _COUNTERS.items()}

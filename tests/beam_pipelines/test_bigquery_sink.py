@@ -256,3 +256,18 @@ def test_create_views_replaces_the_three_current_state_views():
 )
 def test_transient_classification(error, transient):
     assert is_transient(error) is transient
+
+
+def test_a_batch_is_also_written_once_its_bodies_reach_the_byte_cap(monkeypatch):
+    from beam_pipelines.transforms import batching
+
+    client = FakeClient()
+    bodies = [snapshot(f"o{n}", 1) for n in range(7)]
+    monkeypatch.setattr(batching, "MAX_BATCH_BYTES", 3 * len(bodies[0]))  # three bodies fill a batch
+    fn = UpsertSnapshotsFn(_warehouse(client), batch_size=1000)
+    fn.setup()
+    fn.start_bundle()
+    for body in bodies:
+        assert list(fn.process(_rows(body))) == []
+    assert [len(rows) for _, rows, _ in client.inserted] == [3, 3]  # written in process, before the bundle ends
+    assert list(fn.finish_bundle()) == [] and [len(rows) for _, rows, _ in client.inserted] == [3, 3, 1]

@@ -3,9 +3,8 @@ or left for redelivery, never raised into the pipeline."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from google.api_core import exceptions
+from google.pubsub_v1 import types as pubsub_types
 
 from beam_pipelines import acks
 from beam_pipelines.acks import SubscriptionAcker
@@ -23,8 +22,8 @@ class FlakySubscriber:
     def pull(self, request, timeout, retry=None):
         if self.errors:
             raise self.errors.pop(0)
-        message = SimpleNamespace(data=b"{}", attributes={}, message_id="m1")
-        return SimpleNamespace(received_messages=[SimpleNamespace(message=message, ack_id="a1")])
+        message = pubsub_types.PubsubMessage(data=b"{}", attributes={}, message_id="m1")
+        return pubsub_types.PullResponse(received_messages=[pubsub_types.ReceivedMessage(message=message, ack_id="a1")])
 
     def acknowledge(self, request, retry, timeout):
         return retry(self._acknowledge)(request)  # the client library applies the retry it is given

@@ -178,3 +178,27 @@ def test_quality_flags_reach_the_order_row(tmp_path):
     with duckdb.connect(str(path), read_only=True) as connection:
         stored = connection.execute("SELECT order_status, _quality_flags FROM orders_rt.orders").fetchall()
     assert stored == [("delivered", "delivered_without_delivery_date")]
+
+
+def test_rows_reuse_the_instants_validation_parsed_and_equal_rows_parsed_from_scratch():
+    from datetime import datetime, timezone
+
+    from beam_pipelines.messages import OrderSnapshot
+    from beam_pipelines.transforms.rows import snapshot_rows
+    from publishers.stream import MessageStream, StreamSettings
+    from schemas import ORDER_TIMESTAMPS
+    from schemas.validation import EventValidator
+
+    settings = StreamSettings(seed=4, orders=40, start_time=datetime(2026, 3, 1, tzinfo=timezone.utc), schema_version=2)
+    at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    validator = EventValidator()
+    for message in MessageStream(settings):
+        result = validator.validate_payload(message.data, message.attributes)
+        assert result.ok, result.error_message()
+        texts = {result.event["event_time"], *(i["shipping_limit_date"] for i in result.event["items"])}
+        texts |= {result.event["order"][name] for name in ORDER_TIMESTAMPS} - {None}
+        assert texts <= set(result.timestamps)  # every timestamp was parsed once, and kept
+        received = ReceivedMessage(message.data)
+        reused = snapshot_rows(OrderSnapshot(result.event, received, result.quality_flags, result.timestamps), at)
+        fresh = snapshot_rows(OrderSnapshot(result.event, received, result.quality_flags), at)
+        assert reused == fresh

@@ -143,3 +143,18 @@ def test_scaled_copy_repeats_events_under_new_ids(tmp_path: Path):
     assert len({e["order"]["order_id"] for e in events}) == 3
     assert all(len(e["order"]["order_id"]) == 32 and len(e["event_id"]) == 36 for e in events)
     assert all(e["customer"]["customer_id"] == e["order"]["customer_id"] for e in events)
+
+
+def test_the_schema_check_section_states_the_ratio_of_the_two_fast_paths_run_by_run():
+    from bench.schema_check import section
+
+    results = {
+        "schema check: jsonschema-rs": [5.0, 6.0, 7.0],
+        "validate_payload with jsonschema-rs": [100.0, 50.0, 80.0],
+        "validate_payload with fastjsonschema": [150.0, 150.0, 120.0],
+    }
+    text = "\n".join(section(results, 10, 3, ["--runs", "3", "--write", "X.md"]).notes)
+    assert "1.50x" in text  # ratios per run: 1.5, 3.0, 1.5 -> median 1.5
+    assert "fastjsonschema is not installed" in "\n".join(
+        section({"validate_payload with jsonschema-rs": [1.0]}, 10, 1, []).notes
+    )

@@ -199,7 +199,7 @@ def test_worker_code_imports_only_the_image_and_the_base_dependencies() -> None:
     assert set(modules) >= LOCAL_ONLY_MODULES, f"stale LOCAL_ONLY_MODULES: {LOCAL_ONLY_MODULES - set(modules)}"
     own = {name.split(".")[0] for name in modules}
     allowed = own | set(sys.stdlib_module_names) | base_dependency_import_names() | {"__future__"}
-    assert {"apache_beam", "google", "fastjsonschema"} <= allowed, "base dependencies not installed in this venv"
+    assert {"apache_beam", "google", "jsonschema_rs"} <= allowed, "base dependencies not installed in this venv"
 
     problems = []
     for module, file in modules.items():
