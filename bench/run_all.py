@@ -1,9 +1,9 @@
 """``python -m bench.run_all [--quick] [--write BENCHMARKS.md]``: every benchmark of issue 14, one after another.
 
 Each benchmark rewrites its own section of BENCHMARKS.md (between its markers; other sections stay). ``--quick``
-(``make bench-quick``, about 5 minutes on 2 cores) runs smaller workloads: a 5,000-event backlog, 5 s per rate,
-1,000 orders for the backfill ratio, backfill scaling at 10k and 30k events once each, one dbt build (still on
-100k orders).
+(``make bench-quick``, about 5 minutes on 2 cores) runs smaller workloads: a 20,000-event backlog (the drain rate
+is taken between flushes, and a flush holds up to 5,000 snapshots), 5 s per rate, 1,000 orders for the backfill
+ratio, backfill scaling at 10k and 30k events once each, one dbt build (still on 100k orders).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from bench import backfill, dbt_build, schema_check, streaming_drain, upsert_flush, visible_latency
 
 FULL = {
-    streaming_drain: ["--events", "18000", "--runs", "3", "--ordered"],
+    streaming_drain: ["--events", "30000", "--runs", "3", "--ordered"],
     visible_latency: ["--rates", "50", "200", "--seconds", "20", "--runs", "3"],
     backfill: ["--orders", "7000", "--runs", "3", "--scales", "10000", "100000", "1000000"],
     upsert_flush: ["--orders", "20000", "--runs", "3"],
@@ -23,7 +23,7 @@ FULL = {
     dbt_build: ["--orders", "100000", "--runs", "3"],
 }
 QUICK = {
-    streaming_drain: ["--events", "5000", "--runs", "3"],
+    streaming_drain: ["--events", "20000", "--runs", "3"],
     visible_latency: ["--rates", "50", "200", "--seconds", "5", "--runs", "3"],
     backfill: ["--orders", "1000", "--runs", "3", "--scales", "10000", "30000", "--scale-runs", "1"],
     upsert_flush: ["--orders", "5000", "--runs", "3"],

@@ -1,4 +1,4 @@
-"""``python -m bench.upsert_flush [--orders 20000] [--batch-size 1000] [--runs 3] [--write BENCHMARKS.md]``
+"""``python -m bench.upsert_flush [--orders 20000] [--batch-size 5000] [--runs 3] [--write BENCHMARKS.md]``
 
 The DuckDB sink's flush, measured through the sink's own code (``DuckDBWarehouse``): the final snapshots of
 ``--orders`` generated orders are upserted in flushes of the default batch size into a fresh file, followed, as
@@ -20,6 +20,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+from beam_pipelines.options import DEFAULT_BATCH_SIZE
 from bench import harness
 
 GOAL_ROWS_PER_SECOND = 50_000
@@ -303,7 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m bench.upsert_flush", description=__doc__.split("\n\n")[1])
     parser.add_argument("--orders", type=int, default=20_000, help="generated orders (default 20000)")
-    parser.add_argument("--batch-size", type=int, default=1000, help="snapshots per flush (default 1000)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"snapshots per flush (default {DEFAULT_BATCH_SIZE}, the pipeline's --batch_size default)",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs (default 3)")
     parser.add_argument("--write", metavar="FILE", help="replace this benchmark's section in FILE")
     args = parser.parse_args(argv)
