@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.harness import percentile
 from bench.sections import replace_section
 
 MARK_BEGIN = "<!-- dashboard-while-writing:start -->"
@@ -71,19 +72,6 @@ LATENCY_KEYS = ("p50", "p95", "p99")
 
 
 # --- pure parts -------------------------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """The ``p``-th percentile (0-100) by linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        raise ValueError("percentile of no values")
-    if not 0 <= p <= 100:
-        raise ValueError(f"percentile {p} outside 0-100")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * p / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def latency_summary(latencies_ms: Sequence[float]) -> dict[str, float | int | None]:
