@@ -4,6 +4,7 @@ graph (beam_pipelines.pipeline), run it, and summarize a local run."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import sys
@@ -151,6 +152,22 @@ def run(argv: list[str] | None = None):
                 raise UsageError(f"cannot prepare the DuckDB warehouse: {error}") from error
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, options)
-    result = pipeline.run()
-    result.wait_until_finish()
+    with contextlib.ExitStack() as local:
+        if not runs_on_dataflow(options):
+            from warehouse.connection import release_all
+
+            local.callback(release_all)  # the sink's hold on the DuckDB file (checkpointed as it closes)
+            local.enter_context(_read_service(options))
+        result = pipeline.run()
+        result.wait_until_finish()
     return result
+
+
+def _read_service(options: PipelineOptions) -> contextlib.AbstractContextManager:
+    """Serve the dashboard's reads of the DuckDB file from this process while streaming from a subscription."""
+    order_options = options.view_as(OrderPipelineOptions)
+    if order_options.sink != "duckdb" or not order_options.input_subscription or order_options.no_duckdb_read_service:
+        return contextlib.nullcontext()
+    from warehouse.read_service import ReadService
+
+    return ReadService(order_options.duckdb_path)

@@ -15,6 +15,7 @@ from apache_beam.options.pipeline_options import (
 from schemas import EVENT_SCHEMA_FILES
 from schemas.settings import (
     DEFAULT_DATASET,
+    DEFAULT_IDLE_RELEASE,
     DEFAULT_LOCK_TIMEOUT,
     DUCKDB_PATH_ENV,
     default_duckdb_path,
@@ -30,12 +31,21 @@ LOCAL_RUNNER = "FnApiRunner"
 #: backfill fills it, and a DuckDB flush has a fixed cost (open, close and checkpoint: ~150 ms on a loaded 2-core
 #: machine) that 5,000 snapshots amortize to 2.2x the rows/s of 1,000 (BENCHMARKS.md, DuckDB upsert).
 DEFAULT_BATCH_SIZE = 5000
+#: DuckDB threads of the local sink (see --duckdb_threads).
+DEFAULT_DUCKDB_THREADS = 1
 
 
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
     return value
 
 
@@ -91,6 +101,28 @@ class OrderPipelineOptions(PipelineOptions):
             default=DEFAULT_LOCK_TIMEOUT,
             help="seconds a flush waits while another process holds the DuckDB file before leaving its messages "
             f"for redelivery (default {DEFAULT_LOCK_TIMEOUT:.0f})",
+        )
+        group.add_argument(
+            "--duckdb_hold_seconds",
+            type=_non_negative_float,
+            default=DEFAULT_IDLE_RELEASE,
+            help="keep the DuckDB file open between flushes (a flush then skips ~20-35 ms of open and ~30-55 ms of "
+            "checkpoint), letting it go as soon as another process waits for it, or after this many seconds "
+            f"without a flush; 0 opens and closes it per flush (default {DEFAULT_IDLE_RELEASE:g})",
+        )
+        group.add_argument(
+            "--duckdb_threads",
+            type=_non_negative_int,
+            default=DEFAULT_DUCKDB_THREADS,
+            help="DuckDB worker threads of the sink's writes; 0 lets DuckDB use one per core. On a laptop the cores "
+            "are busy with the emulator and the pipeline itself, and one thread made small flushes ~2x faster "
+            f"(BENCHMARKS.md) (default {DEFAULT_DUCKDB_THREADS})",
+        )
+        group.add_argument(
+            "--no_duckdb_read_service",
+            action="store_true",
+            help="do not serve SELECTs on the DuckDB file to local readers (the dashboard) over loopback while "
+            "streaming from a subscription (warehouse/read_service.py); they then open the file themselves",
         )
         group.add_argument("--bq_project", help="BigQuery project of the warehouse dataset (default: --project)")
         group.add_argument(

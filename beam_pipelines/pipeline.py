@@ -53,7 +53,13 @@ def make_warehouse(options: PipelineOptions) -> Warehouse:
         )
     from beam_pipelines.sinks.duckdb import DuckDBWarehouse
 
-    return DuckDBWarehouse(order_options.duckdb_path, order_options.duckdb_schema, order_options.duckdb_lock_timeout)
+    return DuckDBWarehouse(
+        order_options.duckdb_path,
+        order_options.duckdb_schema,
+        order_options.duckdb_lock_timeout,
+        hold_seconds=order_options.duckdb_hold_seconds,
+        threads=order_options.duckdb_threads,
+    )
 
 
 def build_pipeline(

@@ -371,10 +371,12 @@ def _stop_on_sigterm() -> None:
 
 
 def poll_role(warehouse: Path, out: Path) -> int:
-    """Every 100 ms: one short read-only connection, the snapshots not seen before, one JSON line per poll."""
+    """Every 100 ms, as the dashboard reads (the pipeline's read service, else one short read-only connection): the
+    snapshots not seen before, one JSON line per poll."""
     import duckdb
 
-    from warehouse.connection import WarehouseLockedError, connect
+    from warehouse.connection import WarehouseLockedError
+    from warehouse.read_service import reading
 
     _stop_on_sigterm()
     seen: set[str] = set()
@@ -384,9 +386,8 @@ def poll_role(warehouse: Path, out: Path) -> int:
             started = time.perf_counter()
             record: dict = {}
             try:
-                with connect(
+                with reading(  # as the dashboard reads: through the pipeline's read service when it runs
                     warehouse,
-                    read_only=True,
                     lock_timeout=POLL_LOCK_TIMEOUT,
                     initial_backoff=0.005,
                     max_backoff=0.05,

@@ -53,6 +53,7 @@ from orders_local.emulator import free_port
 from schemas.settings import add_duckdb_path_argument
 from warehouse.connection import WarehouseLockedError, connect
 from warehouse.dbt_runner import default_analytics_path
+from warehouse.read_service import reading
 
 DEFAULT_REFRESH_SECONDS = 2.0
 #: Longest wait for a lock per read; a refresh never waits more than half its interval either.
@@ -133,7 +134,10 @@ class WarehouseReader:
             return replace(previous, problem=f"no warehouse at {self.warehouse} yet (start the pipeline)", busy=False)
         started = time.perf_counter()
         try:
-            with self._open(self.warehouse) as connection:
+            # Through the pipeline's read service when it runs (no file lock taken), else a read-only open.
+            with reading(
+                self.warehouse, lock_timeout=self.lock_timeout, initial_backoff=0.005, max_backoff=0.05
+            ) as connection:
                 data = queries.read_dashboard(connection, now, WINDOW_MINUTES)
         except WarehouseLockedError:
             return replace(previous, problem="warehouse busy", busy=True)

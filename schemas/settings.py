@@ -23,6 +23,8 @@ RAW_SCHEMA_ENV = "ORDERS_RT_SCHEMA"  # schema/dataset of the raw tables, read by
 
 #: Seconds a DuckDB writer or reader waits while another process holds the file (see warehouse.connection).
 DEFAULT_LOCK_TIMEOUT = 120.0
+#: Seconds without a flush after which the pipeline lets go of the DuckDB file it holds (warehouse.connection.hold).
+DEFAULT_IDLE_RELEASE = 1.0
 
 #: Local files live under data/ of the directory the command runs in (the repo root for `make`).
 DEFAULT_DATA_DIR = Path("data")

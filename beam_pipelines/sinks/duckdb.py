@@ -3,9 +3,13 @@
 The file is opened for one unit of work at a time (see warehouse.connection), so dbt, the dashboard and the
 reference loader can take turns with the pipeline instead of failing on DuckDB's single-writer lock. A unit is
 one write, or, inside ``session()``, the writes of one sink flush: opening the file and closing it (which
-checkpoints the WAL into the file) cost ≈ 20-30 and ≈ 30-60 ms here (bench/upsert_flush.py), about as much as the
+checkpoints the WAL into the file) cost ≈ 20-35 and ≈ 30-55 ms here (bench/upsert_flush.py), about as much as the
 upsert of 1,000 snapshots, so a flush and its pipeline_metrics rows share one connection. Sessions stay one flush
 long: a connection held across a bundle's flushes kept readers (a test's poller, dbt's snapshot) out for seconds.
+
+With ``hold_seconds`` (the pipeline's ``--duckdb_hold_seconds``) the warehouse also *holds* its file between
+flushes (warehouse.connection.hold): a unit's open and close then cost ≈ 1 ms, and the hold steps aside within
+≈ 10 ms when another process waits for the file, or after ``hold_seconds`` without a write.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from beam_pipelines.sinks.fold import StoredVersion
 from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
 from schemas import DEAD_LETTER_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, table_schema
 from schemas.types import arrow_schema
-from warehouse.connection import DEFAULT_LOCK_TIMEOUT, WarehouseLockedError, connect, ensure_tables
+from warehouse.connection import DEFAULT_LOCK_TIMEOUT, WarehouseLockedError, connect, ensure_tables, hold
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, quote
 
 #: Errors that say a value cannot be stored (converting rows to Arrow, or DuckDB casting/constraining them).
@@ -66,10 +70,19 @@ def _classified(path: str) -> Iterator[None]:
 class DuckDBWarehouse:
     """Upserts into ``<schema>.orders`` etc. of the DuckDB file at ``path`` (created when missing)."""
 
-    def __init__(self, path: str, schema: str = DEFAULT_SCHEMA, lock_timeout: float = DEFAULT_LOCK_TIMEOUT):
+    def __init__(
+        self,
+        path: str,
+        schema: str = DEFAULT_SCHEMA,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        hold_seconds: float = 0.0,
+        threads: int | None = None,
+    ):
         self.path = path
         self.schema = schema
         self.lock_timeout = lock_timeout
+        self.hold_seconds = hold_seconds
+        self.threads = threads
         self.sql = UpsertSql(lambda name: f"{quote(schema)}.{quote(name)}")
         self._session: contextlib.ExitStack | None = None  # set only inside session(); never pickled open
         self._session_connection: duckdb.DuckDBPyConnection | None = None
@@ -96,17 +109,25 @@ class DuckDBWarehouse:
     @contextlib.contextmanager
     def _connection(self, lock_timeout: float) -> Iterator[duckdb.DuckDBPyConnection]:
         """This write's connection: the session's (opened now if needed), or one of its own."""
+        if self.hold_seconds > 0:
+            hold(self.path, self.hold_seconds)  # cheap when held already; declined while another process waits
         if self._session is None:
             with connect(self.path, lock_timeout=lock_timeout) as connection:
+                self._configure(connection)
                 yield connection
             return
         if self._session_connection is None:
             self._session_connection = self._session.enter_context(connect(self.path, lock_timeout=lock_timeout))
+            self._configure(self._session_connection)
         try:
             yield self._session_connection
         except BaseException:
             self._end_session_connection()
             raise
+
+    def _configure(self, connection: duckdb.DuckDBPyConnection) -> None:
+        if self.threads:  # a setting of the database instance: every connection of this process to the file
+            connection.execute(f"SET threads = {int(self.threads)}")
 
     def _end_session_connection(self) -> None:
         """Close the session's connection after a failed write (a failed transaction is rolled back with it)."""
