@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -14,6 +15,8 @@ from schemas import table_schema
 from warehouse import connection as connection_module
 from warehouse import dbt_runner
 from warehouse.duckdb_schema import create_table_sql
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def table_counts(path: Path, schema: str = "orders_rt") -> dict[str, int]:
@@ -54,7 +57,42 @@ def test_a_failed_build_leaves_the_published_file_and_no_build_files(warehouse_p
     exit_code = dbt_runner.run("build", ["--no-such-dbt-flag"], duckdb_path=warehouse_path, analytics_path=analytics)
     assert exit_code != 0
     assert analytics.read_bytes() == b"previous build"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse_analytics.duckdb"]
+    # only the (empty) lock that makes builds of this file take turns is left beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dbt-build.lock", "warehouse_analytics.duckdb"]
+    assert (tmp_path / ".dbt-build.lock").stat().st_size == 0
+
+
+def test_every_build_gets_the_same_path_and_builds_of_one_file_take_turns(tmp_path: Path) -> None:
+    analytics = tmp_path / "warehouse_analytics.duckdb"
+    with dbt_runner.private_build_file(analytics) as first:
+        first.write_bytes(b"build")
+    assert not first.exists()
+    with dbt_runner.private_build_file(analytics) as second:
+        assert second == first  # dbt's profile names it: a stable path keeps dbt's partial parsing
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_A_BUILD, str(analytics)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "building"
+        with open(tmp_path / ".dbt-build.lock", "a+") as lock:
+            assert dbt_runner._try_lock(lock) is False  # another process builds: this one would wait
+        holder.communicate("done\n", timeout=60)
+        with open(tmp_path / ".dbt-build.lock", "a+") as lock:
+            assert dbt_runner._try_lock(lock) is True
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+
+
+HOLD_A_BUILD = (
+    "import sys; from pathlib import Path; from warehouse import dbt_runner\n"
+    "with dbt_runner.private_build_file(Path(sys.argv[1])):\n"
+    "    print('building', flush=True); sys.stdin.readline()\n"
+)
 
 
 def test_publish_replaces_the_analytics_file_and_drops_its_stale_wal(tmp_path: Path) -> None:
