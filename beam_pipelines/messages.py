@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 #: Tag of the dead-letter output of every transform that can fail a message (the table is
 #: schemas.DEAD_LETTER_TABLE).
 DEAD_LETTER = "dead_letter"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def numbered_bodies(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -67,7 +68,8 @@ def utc_instant(value: Any) -> datetime | None:
         elif hasattr(value, "ToDatetime"):  # google.protobuf.timestamp_pb2.Timestamp
             if not (value.seconds or value.nanos):
                 return None
-            value = value.ToDatetime(tzinfo=timezone.utc)
+            # a third of ToDatetime(tzinfo=...)'s cost, and plain already: the local read calls this per message
+            return _EPOCH + timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
         if not isinstance(value, datetime):
             return None
         if value.tzinfo is None:

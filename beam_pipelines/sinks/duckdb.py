@@ -24,7 +24,7 @@ import pyarrow as pa
 from beam_pipelines.messages import SnapshotRows
 from beam_pipelines.pipeline_metrics import TABLE as PIPELINE_METRICS
 from beam_pipelines.sinks.base import ContentRefusedError, RetryLaterError
-from beam_pipelines.sinks.fold import StoredVersion
+from beam_pipelines.sinks.fold import StoredVersion, current_versions
 from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
 from schemas import DEAD_LETTER_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, table_schema
 from schemas.types import arrow_schema
@@ -45,6 +45,9 @@ _CONTENT_ERRORS = (
     duckdb.OutOfRangeException,
     duckdb.TypeMismatchException,
 )
+#: The staged (order_id, _sequence, _event_id) of the batch's orders after their MERGE (UpsertSql ``versions``).
+_VERSIONS = "batch_order_versions"
+_VERSIONS_SCHEMA = pa.schema([("order_id", pa.string()), ("_sequence", pa.int64()), ("_event_id", pa.string())])
 #: How long a pipeline_metrics write waits for another process's lock (at most): metrics are dropped, never
 #: waited on.
 METRICS_LOCK_TIMEOUT = 2.0
@@ -52,6 +55,12 @@ METRICS_LOCK_TIMEOUT = 2.0
 
 def arrow_batch(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=arrow_schema(table_schema(table)))
+
+
+def _versions_table(versions: Sequence[tuple[str, int, str]]) -> pa.Table:
+    order_ids, sequences, event_ids = zip(*versions, strict=True) if versions else ((), (), ())
+    columns = [pa.array(order_ids, pa.string()), pa.array(sequences, pa.int64()), pa.array(event_ids, pa.string())]
+    return pa.table(columns, schema=_VERSIONS_SCHEMA)
 
 
 @contextlib.contextmanager
@@ -83,7 +92,7 @@ class DuckDBWarehouse:
         self.lock_timeout = lock_timeout
         self.hold_seconds = hold_seconds
         self.threads = threads
-        self.sql = UpsertSql(lambda name: f"{quote(schema)}.{quote(name)}")
+        self.sql = UpsertSql(lambda name: f"{quote(schema)}.{quote(name)}", versions=_VERSIONS)
         self._session: contextlib.ExitStack | None = None  # set only inside session(); never pickled open
         self._session_connection: duckdb.DuckDBPyConnection | None = None
 
@@ -151,13 +160,22 @@ class DuckDBWarehouse:
                 for name, batch in batches.items():
                     connection.register(staged(name), batch)
                 connection.execute("BEGIN TRANSACTION")
-                stored = connection.execute(self.sql.stored_versions()).fetchall()
-                for statement in self.sql.statements():
+                stored = {
+                    order_id: StoredVersion(sequence, event_id)
+                    for order_id, sequence, event_id in connection.execute(self.sql.stored_versions()).fetchall()
+                }
+                merge_orders, *line_statements = self.sql.statements()
+                connection.execute(merge_orders).fetchall()
+                # The orders' versions after that MERGE, from the batch and what was stored (this transaction
+                # holds the only writer): the line statements join these rows instead of the whole orders table.
+                connection.register(_VERSIONS, _versions_table(current_versions(snapshots, stored)))
+                for statement in line_statements:
                     connection.execute(statement).fetchall()
                 connection.execute("COMMIT")
                 for name in batches:
                     connection.unregister(staged(name))
-        return {order_id: StoredVersion(sequence, event_id) for order_id, sequence, event_id in stored}
+                connection.unregister(_VERSIONS)
+        return stored
 
     def write_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:
         with _classified(self.path):

@@ -39,6 +39,22 @@ class StoredVersion(NamedTuple):
     event_id: str
 
 
+def current_versions(
+    winners: Sequence[SnapshotRows], stored: Mapping[str, StoredVersion]
+) -> list[tuple[str, int, str]]:
+    """(order_id, sequence, event_id) each winner's order holds once the guarded MERGE of the orders has run:
+    the winner when the order was new or the winner's sequence is higher, else what was stored (the MERGE's
+    own guard, ``s._sequence > t._sequence``)."""
+    versions = []
+    for snapshot in winners:
+        held = stored.get(snapshot.order_id)
+        if held is None or snapshot.sequence > held.sequence:
+            versions.append((snapshot.order_id, snapshot.sequence, snapshot.event_id))
+        else:
+            versions.append((snapshot.order_id, held.sequence, held.event_id))
+    return versions
+
+
 def batch_winners(snapshots: Sequence[SnapshotRows]) -> list[SnapshotRows]:
     """Each order's highest-sequence snapshot of the batch; the first to arrive wins a tie."""
     winners: dict[str, SnapshotRows] = {}

@@ -30,14 +30,29 @@ def staged(table: str) -> str:
 class UpsertSql:
     """The statements of one flush, for a dialect given by how it quotes a table name."""
 
-    def __init__(self, qualified: Callable[[str], str], partition_filter: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        qualified: Callable[[str], str],
+        partition_filter: Callable[[str], str] | None = None,
+        versions: str | None = None,
+    ) -> None:
         self.qualified = qualified
         #: A predicate on a target table alias that restricts every write to some partitions (BigQuery's
         #: compaction passes the purchase-date range of its orders, so each MERGE/DELETE prunes); None: all rows.
         self.partition_filter = partition_filter
+        #: Where the line statements read each batch order's version after ``merge_orders`` (order_id,
+        #: _sequence, _event_id): the orders table, or a relation the caller stages with exactly those rows
+        #: (DuckDB: sinks.fold.current_versions, so that no line statement scans the whole orders table).
+        self.versions = versions
 
     def _pruned(self, alias: str) -> str:
         return f" AND {self.partition_filter(alias)}" if self.partition_filter else ""
+
+    def _versions(self) -> tuple[str, str]:
+        """(the relation of the orders' versions, its partition predicate on alias ``o``)."""
+        if self.versions:
+            return self.versions, ""
+        return self.qualified(ORDERS), self._pruned("o")
 
     def stored_versions(self) -> str:
         """What the batch's orders hold before the write: (order_id, _sequence, _event_id)."""
@@ -58,9 +73,10 @@ class UpsertSql:
     def merge_lines(self, name: str) -> str:
         table = table_schema(name)
         key = " AND ".join(f"t.{k} = s.{k}" for k in table.primary_key)
+        versions, pruned = self._versions()
         current = (
-            f"SELECT l.* FROM {staged(name)} AS l JOIN {self.qualified(ORDERS)} AS o "
-            f"ON o.order_id = l.order_id AND o._sequence = l._sequence AND o._event_id = l._event_id{self._pruned('o')}"
+            f"SELECT l.* FROM {staged(name)} AS l JOIN {versions} AS o "
+            f"ON o.order_id = l.order_id AND o._sequence = l._sequence AND o._event_id = l._event_id{pruned}"
         )
         return (
             f"MERGE INTO {self.qualified(name)} AS t USING ({current}) AS s ON {key}{self._pruned('t')} "
@@ -69,11 +85,12 @@ class UpsertSql:
         )
 
     def delete_obsolete_lines(self, name: str) -> str:
+        versions, pruned = self._versions()
         return (
             f"DELETE FROM {self.qualified(name)} AS t "
             f"WHERE t.order_id IN (SELECT order_id FROM {staged(ORDERS)}){self._pruned('t')} "
-            f"AND t._sequence < (SELECT o._sequence FROM {self.qualified(ORDERS)} AS o "
-            f"WHERE o.order_id = t.order_id{self._pruned('o')})"
+            f"AND t._sequence < (SELECT o._sequence FROM {versions} AS o "
+            f"WHERE o.order_id = t.order_id{pruned})"
         )
 
     def statements(self) -> list[str]:

@@ -2,12 +2,12 @@
 
 Batching lives inside the DoFn (buffer in ``process``, flush by size and in ``finish_bundle``): on the local
 FnApiRunner, GroupByKey/GroupIntoBatches/windows between the read and the sink would fire only when the
-pipeline ends. A flush that commits acks its messages when the read is the local one; a flush that fails
-transiently (RetryLaterError) leaves them un-acked for redelivery, or, without a local read (Dataflow, file
-input), fails the bundle so the runner retries it. The sink's only output is what a flush rejects: dead
-letters, for a DeadLetterSink to store.
+pipeline ends. A flush that commits acks its messages when the read is the local one (the ack is sent in the
+background, see beam_pipelines.acks); a flush that fails transiently (RetryLaterError) leaves them un-acked for
+redelivery, or, without a local read (Dataflow, file input), fails the bundle so the runner retries it. The
+sink's only output is what a flush rejects: dead letters, for a DeadLetterSink to store.
 
-After a flush commits (and, with the local read, after its ack), the sink appends what the flush did to the
+After a flush commits (and, with the local read, after asking for its ack), the sink appends what the flush did to the
 pipeline_metrics table (``metric_counts``, rows built by beam_pipelines.pipeline_metrics). That write is best
 effort: it never fails or delays the flush's ack; an error is logged and counted as ``metrics_write_failed``.
 
@@ -59,6 +59,10 @@ class BatchingSinkFn(beam.DoFn):
             self.acker.open()
         self.writer = pipeline_metrics.writer_id()  # per DoFn instance: rows of parallel sinks never collide
         self.metrics_write_failed = metrics.counter(metrics.METRICS_WRITE_FAILED)
+
+    def teardown(self) -> None:
+        if self.acker is not None:
+            self.acker.close()  # the acks of committed flushes go out before the worker ends
 
     def start_bundle(self) -> None:
         self._buffer: list[Any] = []
@@ -116,7 +120,7 @@ class BatchingSinkFn(beam.DoFn):
             return []
         committed_at = datetime.now(timezone.utc)
         if self.acker is not None:
-            self.acker.ack(done)
+            self.acker.ack_later(done)
         self._write_metrics(batch, committed_at)
         return rejected
 

@@ -6,6 +6,10 @@ messages per bundle. This read is a splittable DoFn: each call claims one positi
 it (parse, rows, sink) is fused into the same bundle, and the sinks ack at their commit, so a crash at any
 point leaves un-acked messages that Pub/Sub redelivers and the idempotent upsert absorbs.
 
+Pulling runs ahead in a thread of its own (``_Prefetcher``): while a bundle is parsed, written and acked, the
+next pull is already under way, up to one bundle's worth of messages (and at most ``PREFETCH_BYTES`` of bodies)
+held un-acked. Those are leased for the subscription's ack deadline (60 s locally), far longer than a bundle.
+
 With ``max_idle_seconds`` the read claims the end of its restriction after that long without a message, so
 the pipeline drains and ``run()`` returns (FnApiRunner has no cancel()).
 
@@ -16,8 +20,10 @@ as idle either way, so a local job with ``max_idle_seconds`` still stops if the 
 
 from __future__ import annotations
 
+import collections
 import logging
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -39,7 +45,10 @@ warnings.filterwarnings("ignore", message="The return_immediately flag is deprec
 #: The emulator returns at most 100 messages per pull whatever max_messages says; we loop up to this cap.
 MAX_MESSAGES_PER_BUNDLE = 5000
 PULL_SIZE = 1000
-#: Pause between empty pulls, so an idle pipeline does not spin a core.
+#: The prefetch thread stops pulling while this much body data waits for the pipeline (bodies may be 1 MiB each).
+PREFETCH_BYTES = 64 << 20
+#: Pause between empty pulls, so an idle pipeline does not spin a core; also how long a bundle waits for
+#: messages before it returns empty.
 IDLE_PAUSE_SECONDS = 0.02
 #: After a failed pull, wait this long, doubling per consecutive failure up to the maximum.
 ERROR_PAUSE_SECONDS = 0.1
@@ -85,9 +94,13 @@ class PullMessagesFn(beam.DoFn):
         self.pull_errors = metrics.counter(metrics.PULL_ERRORS)
         self.consecutive_errors = 0
         self.pull_size = PULL_SIZE
+        self.prefetcher = _Prefetcher(self._pull)
         _last_message_at.setdefault(self.run_token, time.monotonic())
 
     def teardown(self) -> None:
+        prefetcher = getattr(self, "prefetcher", None)
+        if prefetcher is not None:
+            prefetcher.stop()  # what it holds is not acked: Pub/Sub redelivers it
         client = getattr(self, "client", None)
         if client is not None:
             client.close()
@@ -159,32 +172,89 @@ class PullMessagesFn(beam.DoFn):
         restriction = tracker.current_restriction()
         if not tracker.try_claim(restriction.start):
             return
-        count = 0
-        while count < MAX_MESSAGES_PER_BUNDLE:
-            received = self._pull()
-            if not received:
-                break
-            for item in received:
-                yield ReceivedMessage(
-                    data=item.message.data,
-                    attributes=dict(item.message.attributes),
-                    message_id=item.message.message_id,
-                    ack_id=item.ack_id,
-                    publish_time=utc_instant(item.message.publish_time),
-                )
-            count += len(received)
+        self.prefetcher.start()
+        received = self.prefetcher.take(MAX_MESSAGES_PER_BUNDLE, IDLE_PAUSE_SECONDS)
         now = time.monotonic()
-        if count:
-            self.pulled.inc(count)
+        idle = self.max_idle_seconds is not None and now - _last_message_at[self.run_token] >= self.max_idle_seconds
+        if not received and idle:
+            self.prefetcher.stop()  # no pull in flight from here on; one that just returned is still served
+            received = self.prefetcher.take(MAX_MESSAGES_PER_BUNDLE, 0)
+            if not received:
+                LOGGER.info("no message for %.0fs on %s: draining", self.max_idle_seconds, self.subscription)
+                tracker.try_claim(restriction.stop)  # claims the end: the read is done
+                return
+        for item in received:
+            yield ReceivedMessage(
+                data=item.message.data,
+                attributes=dict(item.message.attributes),
+                message_id=item.message.message_id,
+                ack_id=item.ack_id,
+                publish_time=utc_instant(item.message.publish_time),
+            )
+        if received:
+            self.pulled.inc(len(received))
             _last_message_at[self.run_token] = now
-        elif self.max_idle_seconds is not None and now - _last_message_at[self.run_token] >= self.max_idle_seconds:
-            LOGGER.info("no message for %.0fs on %s: draining", self.max_idle_seconds, self.subscription)
-            tracker.try_claim(restriction.stop)  # claims the end: the read is done
-            return
-        else:
-            time.sleep(IDLE_PAUSE_SECONDS)
         watermark.set_watermark(Timestamp.now())
         tracker.defer_remainder()
+
+
+class _Prefetcher:
+    """Calls ``pull()`` in a thread of its own and keeps what it returns until ``take``n, pausing while
+    MAX_MESSAGES_PER_BUNDLE messages or PREFETCH_BYTES of bodies wait, and for IDLE_PAUSE_SECONDS after an
+    empty pull. ``pull`` never raises (PullMessagesFn._pull turns errors into nothing and pauses itself)."""
+
+    def __init__(self, pull) -> None:
+        self._pull = pull
+        self._waiting: collections.deque = collections.deque()
+        self._bytes = 0
+        self._changed = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="pubsub-prefetch", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stops pulling and waits for a pull in flight; what was pulled stays for ``take``."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            with self._changed:
+                self._stopping = True
+                self._changed.notify_all()
+            thread.join()
+
+    def take(self, limit: int, wait: float) -> list:
+        """Up to ``limit`` waiting messages; waits up to ``wait`` seconds for the first."""
+        with self._changed:
+            if not self._waiting and wait > 0:
+                self._changed.wait_for(lambda: self._waiting or self._stopping, timeout=wait)
+            taken = []
+            while self._waiting and len(taken) < limit:
+                item = self._waiting.popleft()
+                self._bytes -= len(item.message.data)
+                taken.append(item)
+            self._changed.notify_all()
+        return taken
+
+    def _full(self) -> bool:
+        return len(self._waiting) >= MAX_MESSAGES_PER_BUNDLE or self._bytes >= PREFETCH_BYTES
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._stopping or not self._full())
+                if self._stopping:
+                    return
+            received = self._pull()
+            with self._changed:
+                self._waiting.extend(received)
+                self._bytes += sum(len(item.message.data) for item in received)
+                self._changed.notify_all()
+                if not received:
+                    self._changed.wait_for(lambda: self._stopping, timeout=IDLE_PAUSE_SECONDS)
 
 
 class ReadFromSubscriptionLocally(beam.PTransform):

@@ -95,3 +95,48 @@ def test_against_the_emulator_a_pull_may_hold_more_than_4_mib(pubsub, pubsub_nam
     finally:
         client.close()
     assert len(received) == 6 and all(len(m.message.data) == 1_500_000 for m in received)
+
+
+def test_ack_later_returns_before_the_ack_is_sent_and_close_waits_for_it():
+    import threading
+
+    release = threading.Event()
+
+    class SlowSubscriber(FlakySubscriber):
+        def _acknowledge(self, request):
+            assert release.wait(timeout=30)
+            super()._acknowledge(request)
+
+    acker = SubscriptionAcker("projects/p/subscriptions/s")
+    slow = SlowSubscriber([])
+    acker._client = slow
+    acker.ack_later(["a1", None])
+    acker.ack_later([])  # nothing to send: no request
+    acker.ack_later(["a2"])
+    assert slow.acked == []  # the caller did not wait for the subscriber
+    release.set()
+    acker.close()
+    assert slow.acked == ["a1", "a2"]  # in the order asked for, all sent once close returns
+    acker.close()  # closing twice is harmless
+
+
+def test_the_prefetcher_holds_at_most_a_bundle_and_serves_what_it_pulled_after_stopping(monkeypatch):
+    monkeypatch.setattr(local_pubsub, "MAX_MESSAGES_PER_BUNDLE", 5)
+    pulls = []
+
+    def pull():
+        pulls.append(1)
+        message = pubsub_types.PubsubMessage(data=b"{}", message_id=f"m{len(pulls)}")
+        return [pubsub_types.ReceivedMessage(message=message, ack_id=f"a{len(pulls)}-{i}") for i in range(3)]
+
+    prefetcher = local_pubsub._Prefetcher(pull)
+    prefetcher.start()
+    with prefetcher._changed:
+        assert prefetcher._changed.wait_for(lambda: len(prefetcher._waiting) >= 5, timeout=30)
+        assert len(pulls) == 2  # two pulls of 3 filled it past 5: it stops pulling until taken from
+    first = prefetcher.take(100, wait=5)
+    assert [m.ack_id for m in first] == ["a1-0", "a1-1", "a1-2", "a2-0", "a2-1", "a2-2"]
+    prefetcher.stop()
+    left = prefetcher.take(100, wait=0)  # a pull in flight at stop() is kept, not dropped
+    assert len(pulls) * 3 == len(first) + len(left) and len(left) <= 6
+    assert prefetcher.take(100, wait=0) == []

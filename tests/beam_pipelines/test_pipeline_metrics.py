@@ -182,7 +182,9 @@ def _run(fn, elements) -> list:
     out = []
     for element in elements:
         out += list(fn.process(element))
-    return out + [value.value for value in fn.finish_bundle()]
+    out += [value.value for value in fn.finish_bundle()]
+    fn.teardown()  # waits for the acks sent in the background
+    return out
 
 
 def _conflicting(order_id: str, sequence: int) -> bytes:

@@ -15,6 +15,7 @@ from sample_events import snapshot
 
 from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
 from beam_pipelines.sinks.duckdb import DuckDBWarehouse
+from beam_pipelines.sinks.fold import StoredVersion, current_versions
 from beam_pipelines.transforms.rows import snapshot_rows
 from beam_pipelines.transforms.upsert import UpsertSnapshotsFn
 
@@ -79,3 +80,24 @@ def test_the_duckdb_sink_ends_equal_to_the_one_at_a_time_fold(arrivals, items_by
         assert warehouse_tables(path) == expected_tables(current)
         assert {(d.row["error_stage"], d.row["error_kind"]) for d in dead} <= {("sink", "sequence_conflict")}
         assert {json.loads(d.row["payload_bytes"])["event_id"] for d in dead} == conflicts
+
+
+def _rows(order_id: str, sequence: int, event_id: str):
+    event = json.loads(snapshot(order_id, sequence))
+    event["event_id"] = event_id
+    return snapshot_rows(OrderSnapshot(event, ReceivedMessage(json.dumps(event).encode())))
+
+
+def test_current_versions_are_what_the_guarded_merge_leaves():
+    winners = [_rows("new", 1, "n1"), _rows("newer", 3, "b3"), _rows("older", 1, "b1"), _rows("tie", 2, "b2")]
+    stored = {
+        "newer": StoredVersion(2, "s2"),
+        "older": StoredVersion(4, "s4"),
+        "tie": StoredVersion(2, "s2"),  # an equal sequence does not replace (a duplicate or a conflict)
+    }
+    assert current_versions(winners, stored) == [
+        ("new", 1, "n1"),
+        ("newer", 3, "b3"),
+        ("older", 4, "s4"),
+        ("tie", 2, "s2"),
+    ]
