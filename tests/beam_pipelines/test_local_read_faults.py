@@ -47,7 +47,7 @@ def test_failed_pulls_pause_and_report_nothing_then_recover(monkeypatch):
     errors = [exceptions.ServiceUnavailable("emulator restarting"), exceptions.NotFound("subscription gone")]
     fn = _read_fn(FlakySubscriber(errors))
     assert fn._pull() == [] and fn._pull() == []  # neither error escapes
-    assert fn.consecutive_errors == 2
+    assert fn.consecutive_errors == 2 and fn.failed_pulls == 2  # counted for process() to report
     (received,) = fn._pull()
     assert received.ack_id == "a1" and fn.consecutive_errors == 0
 
@@ -62,6 +62,7 @@ def test_a_failing_ack_is_retried_then_given_up_without_raising(monkeypatch):
     down = FlakySubscriber([exceptions.ServiceUnavailable("down")] * 10_000)
     acker._client = down
     assert acker.ack(["a3"]) == 0 and down.acked == []  # given up: the message is redelivered later
+    assert acker.failed == 1  # counted for the ack_errors metric, which a bundle's thread reports
 
 
 def test_an_oversized_pull_response_shrinks_the_pull_and_is_not_idle_time(monkeypatch):
