@@ -5,7 +5,9 @@ The DuckDB sink's flush, measured through the sink's own code (``DuckDBWarehouse
 the pipeline's sink does after every flush, by its ``pipeline_metrics`` rows, on the same connection when the
 warehouse has sessions (and a dead-letter write of a few rows, which the sink does only when a flush has some).
 Rows/s counts orders + items + payments rows over the upserts and the metrics writes. Each step's time comes from
-wrapping the connection the sink opens (connect, each statement, close) without changing what it runs.
+wrapping the connection the sink opens (connect, each statement, close) and its conversion of rows to Arrow
+(``arrow_batch``) without changing what they run. References alternate with the sink's way in every run: the
+file opened per flush, a connection per write, and rows converted by ``pa.Table.from_pylist``.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """Rows (dicts keyed by column name) -> an Arrow table with the Arrow schema of one of schemas/ tables.
 
 The result is what ``pa.Table.from_pylist(rows, schema=...)`` gives (tests/beam_pipelines/test_arrow_rows.py
-compares them), in about two thirds of its time on a sink flush (bench.upsert_flush), from two changes:
+compares them), in about half its time on a sink flush (bench.upsert_flush, which alternates the two), from two
+changes:
 
 - the rows are read once each (``operator.itemgetter``, then ``zip``) instead of once per column: the dicts of a
   batch lie scattered in memory, and reading them was the largest part of the conversion;
 - a timestamp column goes through each value's distance from the epoch (a ``timedelta`` -> ``duration[us]``,
   seen as ``timestamp[us, UTC]``): Arrow asks every timezone-aware ``datetime`` for its ``utcoffset()``, a Python
-  call that cost 2-3x the subtraction. The instant is the same whatever the value's offset. A column with a
-  naive ``datetime`` (which an aware one cannot be subtracted from) or any other value is left to Arrow.
+  call that cost 2-3x the subtraction. The instant is the same whatever the value's offset (exactly, even for an
+  offset with a fraction of a second, which no RFC 3339 text has and Arrow would cut to whole seconds). A column
+  with a naive ``datetime`` (an aware one cannot be subtracted from it) or any other value is left to Arrow.
 
 Other columns are converted by ``pa.array`` with the column's type, as ``from_pylist`` does (Decimals included:
 Arrow's own conversion was the fastest measured).
