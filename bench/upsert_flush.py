@@ -5,7 +5,9 @@ The DuckDB sink's flush, measured through the sink's own code (``DuckDBWarehouse
 the pipeline's sink does after every flush, by its ``pipeline_metrics`` rows, on the same connection when the
 warehouse has sessions (and a dead-letter write of a few rows, which the sink does only when a flush has some).
 Rows/s counts orders + items + payments rows over the upserts and the metrics writes. Each step's time comes from
-wrapping the connection the sink opens (connect, each statement, close) without changing what it runs.
+wrapping the connection the sink opens (connect, each statement, close) and its conversion of rows to Arrow
+(``arrow_batch``) without changing what they run. References alternate with the sink's way in every run: the
+file opened per flush, a connection per write, and rows converted by ``pa.Table.from_pylist``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bench import harness
 from schemas.settings import DEFAULT_IDLE_RELEASE
 
 GOAL_ROWS_PER_SECOND = 50_000
+ARROW_STEP = "rows to Arrow (arrow_batch)"
 
 
 class TimedConnection:
@@ -89,13 +92,22 @@ def statement_label(sql: str) -> str:
 
 @contextlib.contextmanager
 def timed_connections(steps: dict[str, float]):
-    """Wrap ``warehouse.connection.connect`` as the sink module uses it: open and close timed too."""
+    """Wrap ``warehouse.connection.connect`` as the sink module uses it: open and close timed too; and the
+    sink's conversion of rows to Arrow tables (``arrow_batch``)."""
     import duckdb
 
     from beam_pipelines.sinks import duckdb as sink_module
 
     original = sink_module.connect
     original_connect = duckdb.connect
+    original_arrow_batch = sink_module.arrow_batch
+
+    def timed_arrow_batch(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original_arrow_batch(*args, **kwargs)
+        finally:
+            steps[ARROW_STEP] += time.perf_counter() - started
 
     def timed_duckdb_connect(*args, **kwargs):
         started = time.perf_counter()
@@ -113,12 +125,37 @@ def timed_connections(steps: dict[str, float]):
         steps["close (+ checkpoint)"] += time.perf_counter() - steps.pop("_exit")
 
     sink_module.connect = timed
+    sink_module.arrow_batch = timed_arrow_batch
     duckdb.connect = timed_duckdb_connect
     try:
         yield
     finally:
         sink_module.connect = original
+        sink_module.arrow_batch = original_arrow_batch
         duckdb.connect = original_connect
+
+
+def from_pylist(table: str, rows) -> object:
+    """The sink's conversion of rows to Arrow before issue 14's third session: ``pa.Table.from_pylist``."""
+    import pyarrow as pa
+
+    from schemas import table_schema
+    from schemas.types import arrow_schema
+
+    return pa.Table.from_pylist(list(rows), schema=arrow_schema(table_schema(table)))
+
+
+@contextlib.contextmanager
+def converting_with(conversion):
+    """Let the sink convert its rows to Arrow with ``conversion`` (None: its own) for the duration."""
+    from beam_pipelines.sinks import duckdb as sink_module
+
+    original = sink_module.arrow_batch
+    sink_module.arrow_batch = conversion or original
+    try:
+        yield
+    finally:
+        sink_module.arrow_batch = original
 
 
 def final_snapshots(orders: int):
@@ -157,11 +194,17 @@ def dead_letter_rows(count: int) -> list[dict]:
 
 
 def one_run(
-    snapshots, batch_size: int, directory: Path, sessions: bool = True, hold_seconds: float = DEFAULT_IDLE_RELEASE
+    snapshots,
+    batch_size: int,
+    directory: Path,
+    sessions: bool = True,
+    hold_seconds: float = DEFAULT_IDLE_RELEASE,
+    conversion=None,
 ) -> dict:
     """Flush after flush as the sink does: each in a warehouse session when it has one, the upsert then its
     pipeline_metrics rows; then, apart, a dead-letter write. The pipeline's sink holds its file between flushes
-    (``hold_seconds``, its ``--duckdb_hold_seconds`` default); 0 opens and closes it per flush."""
+    (``hold_seconds``, its ``--duckdb_hold_seconds`` default); 0 opens and closes it per flush. ``conversion``
+    replaces the sink's ``arrow_batch`` (a reference)."""
     from beam_pipelines.sinks.duckdb import DuckDBWarehouse
     from warehouse.connection import release_all
 
@@ -170,7 +213,8 @@ def one_run(
     )
     warehouse.prepare()
     try:
-        return _flushes(warehouse, snapshots, batch_size, sessions)
+        with converting_with(conversion):
+            return _flushes(warehouse, snapshots, batch_size, sessions)
     finally:
         release_all()
 
@@ -226,17 +270,21 @@ def measure(orders: int, batch_size: int, runs: int) -> tuple[list[dict], int, d
             directory = Path(tmp) / f"run{index}"
             directory.mkdir()
             # Alternating with the sink's ways before issue 14, as references: the file opened and closed per
-            # flush (no hold), and a connection per write (no session either).
-            for name in ("apart", "unheld"):
+            # flush (no hold), a connection per write (no session either), and rows converted to Arrow by
+            # pa.Table.from_pylist.
+            for name in ("apart", "unheld", "from_pylist"):
                 (directory / name).mkdir()
             apart = one_run(snapshots, batch_size, directory / "apart", sessions=False, hold_seconds=0)
             unheld = one_run(snapshots, batch_size, directory / "unheld", hold_seconds=0)
+            pylist = one_run(snapshots, batch_size, directory / "from_pylist", conversion=from_pylist)
             results.append(one_run(snapshots, batch_size, directory))
             results[-1]["apart"] = apart
             results[-1]["unheld"] = unheld
+            results[-1]["from_pylist"] = pylist
             print(
-                f"  {results[-1]['rows_per_s']:,.0f} rows/s (file opened per flush: {unheld['rows_per_s']:,.0f}; "
-                f"a connection per write: {apart['rows_per_s']:,.0f})",
+                f"  {results[-1]['rows_per_s']:,.0f} rows/s, {arrow_ms(results[-1]):,.1f} ms to Arrow per flush "
+                f"(from_pylist: {pylist['rows_per_s']:,.0f}, {arrow_ms(pylist):,.1f} ms; file opened per flush: "
+                f"{unheld['rows_per_s']:,.0f}; a connection per write: {apart['rows_per_s']:,.0f})",
                 file=sys.stderr,
                 flush=True,
             )
@@ -251,10 +299,15 @@ def measure(orders: int, batch_size: int, runs: int) -> tuple[list[dict], int, d
     return results, len(snapshots), profiled
 
 
+def arrow_ms(result: dict) -> float:
+    """The median over a run's flushes of the time spent converting rows to Arrow (upsert and metrics)."""
+    return statistics.median(f["flush"].get(ARROW_STEP, 0.0) for f in result["flushes"]) * 1000
+
+
 ORDER = (
-    "open (duckdb.connect)", "SET", "register", "BEGIN", "SELECT stored versions", "MERGE orders", "MERGE order_items",
-    "DELETE order_items", "MERGE order_payments", "DELETE order_payments", "COMMIT", "INSERT pipeline_metrics",
-    "INSERT order_events_dead_letter", "close (+ checkpoint)",
+    ARROW_STEP, "open (duckdb.connect)", "SET", "register", "BEGIN", "SELECT stored versions", "MERGE orders",
+    "MERGE order_items", "DELETE order_items", "MERGE order_payments", "DELETE order_payments", "COMMIT",
+    "INSERT pipeline_metrics", "INSERT order_events_dead_letter", "close (+ checkpoint)",
 )  # fmt: skip
 
 
@@ -267,6 +320,12 @@ def section(results: list[dict], snapshots: int, batch_size: int, profiled, argv
             rows.append((f"{title}: {name}", harness.cell(medians[name], "{:,.1f}")))
         total = [statistics.median(sum(f[part].values()) for f in r["flushes"]) * 1000 for r in results]
         rows.append((f"**{title}: total**", harness.cell(total, "{:,.1f}")))
+    rows.append(
+        (
+            f"reference, rows to Arrow by `pa.Table.from_pylist`: {ARROW_STEP}",
+            harness.cell((arrow_ms(r["from_pylist"]) for r in results), "{:,.1f}"),
+        )
+    )
     rate = harness.median_range(r["rows_per_s"] for r in results)
     result = harness.Section(
         key="upsert_flush",
@@ -297,6 +356,11 @@ def section(results: list[dict], snapshots: int, batch_size: int, profiled, argv
                         "reference: a connection per write (upsert, then metrics apart)",
                         harness.cell(r["apart"]["rows_per_s"] for r in results),
                         harness.cell((r["apart"]["flush_ms"] for r in results), "{:,.1f}"),
+                    ),
+                    (
+                        "reference: rows to Arrow by `pa.Table.from_pylist` (before issue 14's third session)",
+                        harness.cell(r["from_pylist"]["rows_per_s"] for r in results),
+                        harness.cell((r["from_pylist"]["flush_ms"] for r in results), "{:,.1f}"),
                     ),
                 ],
             ),

@@ -23,11 +23,11 @@ import pyarrow as pa
 
 from beam_pipelines.messages import SnapshotRows
 from beam_pipelines.pipeline_metrics import TABLE as PIPELINE_METRICS
+from beam_pipelines.sinks.arrow_rows import arrow_batch
 from beam_pipelines.sinks.base import ContentRefusedError, RetryLaterError
 from beam_pipelines.sinks.fold import StoredVersion, current_versions
 from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
-from schemas import DEAD_LETTER_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS, table_schema
-from schemas.types import arrow_schema
+from schemas import DEAD_LETTER_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, WarehouseLockedError, connect, ensure_tables, hold
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, quote
 
@@ -51,10 +51,6 @@ _VERSIONS_SCHEMA = pa.schema([("order_id", pa.string()), ("_sequence", pa.int64(
 #: How long a pipeline_metrics write waits for another process's lock (at most): metrics are dropped, never
 #: waited on.
 METRICS_LOCK_TIMEOUT = 2.0
-
-
-def arrow_batch(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(list(rows), schema=arrow_schema(table_schema(table)))
 
 
 def _versions_table(versions: Sequence[tuple[str, int, str]]) -> pa.Table:
