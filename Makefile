@@ -89,8 +89,9 @@ emulator-stop: $(STAMP) ## Stop the emulator this project started (by its PID)
 load-reference: $(STAMP) ## Load products/sellers/categories from OLIST_DIR into the DuckDB warehouse
 	$(PY) -m warehouse.reference --olist-dir $(OLIST_DIR) --duckdb-path $(DUCKDB_PATH)
 
-dbt-build: $(STAMP) ## dbt build (target local) on a snapshot of the warehouse, then publish the analytics file
-	$(PY) -m warehouse.dbt_runner build --duckdb-path $(DUCKDB_PATH)
+DBT_ARGS ?=
+dbt-build: $(STAMP) ## dbt build (target local, no unit tests: DBT_ARGS=--unit-tests adds them) on a snapshot of the warehouse, then publish the analytics file
+	$(PY) -m warehouse.dbt_runner build --duckdb-path $(DUCKDB_PATH) $(DBT_ARGS)
 
 dbt-docs: $(STAMP) ## dbt docs generate on the analytics file
 	$(PY) -m warehouse.dbt_runner docs generate --duckdb-path $(DUCKDB_PATH)

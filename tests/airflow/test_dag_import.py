@@ -282,6 +282,10 @@ def test_task_scripts_run_dbt_from_the_project_folder(dagbag: dict[str, Any], tm
         ["source", "freshness", "--target"],
         ["build", "--target", "bigquery"],
     ]
+    # Production builds leave dbt's unit tests to CI (tests/dbt); freshness takes no such flag.
+    freshness_args, build_args = (call["args"] for call in recorded)
+    assert build_args[build_args.index("--exclude-resource-type") + 1] == "unit_test"
+    assert "--exclude-resource-type" not in freshness_args
     for call in recorded:
         args = call["args"]
         assert call["cwd"] == str(project)

@@ -119,10 +119,11 @@ def event_files(warehouse_path: Path) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def dbt_build(warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtBuild]:
-    """`dbt build --target local` once per session, on a copy of the warehouse."""
+    """`dbt build --target local` once per session, on a copy of the warehouse, with every unit test (the
+    runner's `--unit-tests`: production builds leave them out, so this is where `make test` runs them)."""
     directory = tmp_path_factory.mktemp("dbt-build")
     raw_copy = directory / "warehouse.duckdb"
     raw_copy.write_bytes(warehouse_path.read_bytes())
     analytics = directory / "warehouse_analytics.duckdb"
-    exit_code = run_dbt("build", raw_path=raw_copy, analytics_path=analytics, artifacts=directory)
+    exit_code = run_dbt("build", raw_path=raw_copy, analytics_path=analytics, artifacts=directory, unit_tests=True)
     yield DbtBuild(exit_code, raw_copy, analytics, directory / "target")

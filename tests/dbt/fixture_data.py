@@ -403,7 +403,9 @@ class DbtBuild:
     target_dir: Path
 
 
-def run_dbt(command: str, *args: str, raw_path: Path, analytics_path: Path, artifacts: Path) -> int:
+def run_dbt(
+    command: str, *args: str, raw_path: Path, analytics_path: Path, artifacts: Path, unit_tests: bool = False
+) -> int:
     """warehouse.dbt_runner with dbt's artifacts and logs kept out of the source tree."""
     return dbt_runner.run(
         command,
@@ -412,4 +414,5 @@ def run_dbt(command: str, *args: str, raw_path: Path, analytics_path: Path, arti
         duckdb_path=raw_path,
         analytics_path=analytics_path,
         lock_timeout=30,
+        unit_tests=unit_tests,
     )

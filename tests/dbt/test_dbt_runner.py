@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,6 +43,30 @@ def test_snapshot_copies_every_raw_table_and_leaves_the_raw_file_alone(warehouse
     assert warehouse_path.read_bytes() == before
     # the lock is released: another connection may write the raw file right away
     duckdb.connect(str(warehouse_path)).close()
+
+
+def test_snapshot_replaces_the_last_builds_raw_tables_and_keeps_its_models(
+    warehouse_path: Path, tmp_path: Path
+) -> None:
+    base = tmp_path / "warehouse_analytics.duckdb"
+    dbt_runner.snapshot_warehouse(warehouse_path, base)
+    last_build = duckdb.connect(str(base))
+    last_build.execute(
+        "INSERT INTO orders_rt.orders SELECT * REPLACE ('stale-' || order_id AS order_id) FROM orders_rt.orders"
+    )
+    last_build.execute("CREATE TABLE orders_rt.dead_letter_replays_old AS SELECT 1 AS x")  # gone from the raw file
+    last_build.execute("CREATE SCHEMA analytics")
+    last_build.execute("CREATE TABLE analytics.fct_orders AS SELECT 42 AS order_count")
+    last_build.close()
+    snapshot = tmp_path / "build" / base.name
+    copied = dbt_runner.snapshot_warehouse(warehouse_path, snapshot, base=base)
+    assert copied == table_counts(warehouse_path)
+    assert table_counts(snapshot) == copied  # no stale row, no table the raw file does not have
+    check = duckdb.connect(str(snapshot), read_only=True)
+    try:  # a partial build still finds the models of the last one
+        assert check.execute("SELECT order_count FROM analytics.fct_orders").fetchall() == [(42,)]
+    finally:
+        check.close()
 
 
 def test_snapshot_of_a_missing_warehouse_has_the_empty_tables(tmp_path: Path) -> None:
@@ -251,3 +278,32 @@ def test_a_last_build_from_before_schema_version_2_gets_the_new_columns_in_the_s
     finally:
         check.close()
     assert {"channel", "review_score", "_schema_version"} <= columns
+
+
+def test_build_leaves_the_unit_tests_out_unless_asked(
+    dbt_build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What dbt ran (its run_results.json) for one model with unit tests, built by the command line as the
+    demo runs it, then with --unit-tests."""
+    monkeypatch.delenv(dbt_runner.EXCLUDE_RESOURCE_TYPES_ENV, raising=False)
+    analytics = tmp_path / dbt_build.analytics_path.name
+    shutil.copyfile(dbt_build.analytics_path, analytics)
+
+    def ran(*flags: str) -> Counter:
+        artifacts = tmp_path / ("with" if flags else "without")
+        paths = ["--duckdb-path", str(dbt_build.raw_path), "--analytics-path", str(analytics)]
+        artifact_paths = ["--target-path", str(artifacts / "target"), "--log-path", str(artifacts / "logs")]
+        exit_code = dbt_runner.main(
+            ["build", *flags, *paths, "--select", "stg_orders_rt__dead_letters", *artifact_paths]
+        )
+        assert exit_code == 0
+        results = json.loads((artifacts / "target" / "run_results.json").read_text())["results"]
+        assert {r["status"] for r in results} <= {"success", "pass"}
+        return Counter(r["unique_id"].split(".", 1)[0] for r in results)
+
+    default = ran()
+    assert default["model"] == 1 and default["test"] > 0
+    assert default["unit_test"] == 0
+    with_unit_tests = ran("--unit-tests")
+    assert with_unit_tests["unit_test"] >= 2  # the model's two unit tests (dbt/models/staging/orders_rt)
+    assert with_unit_tests - Counter(unit_test=with_unit_tests["unit_test"]) == default
