@@ -460,12 +460,21 @@ def _numbering_errors(lines: list[dict[str, Any]], collection: str, key: str) ->
         )
 
 
+def _over_two_decimals(amount: float) -> bool:
+    """More than 2 decimals in the shortest text of ``amount`` (what the warehouse's NUMERIC then holds)."""
+    text = repr(amount)
+    _whole, dot, fraction = text.partition(".")
+    if dot and fraction.isdigit():  # the usual 12.34, whose exponent is minus its fraction's length
+        return len(fraction) > 2
+    return Decimal(text).as_tuple().exponent < -2  # 1e-05, 1.5e+16
+
+
 def _money_errors(event: dict[str, Any]) -> Iterable[ValidationError]:
     for collection, fields in _MONEY_FIELDS.items():
         for index, line in enumerate(event[collection]):
             for name in fields:
                 amount = line[name]
-                if isinstance(amount, float) and Decimal(repr(amount)).as_tuple().exponent < -2:
+                if isinstance(amount, float) and _over_two_decimals(amount):
                     yield ValidationError(
                         STAGE_BUSINESS_RULE,
                         "money_precision",
