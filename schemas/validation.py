@@ -1,8 +1,9 @@
 """Validation of order events, shared by the publisher, the pipeline and the tests.
 
-Fast path: one ``json.loads`` and a jsonschema-rs validator (Rust) built once per schema version. Only when that
-fails does jsonschema build the full report (every error with its JSON path), so bad messages pay for the
-detail and good ones don't. Business rules the schema cannot say run after the schema passes.
+Fast path: one parse (orjson where its answer is json.loads', see schemas.fast_json) and a jsonschema-rs validator
+(Rust) built once per schema version. Only when that fails does jsonschema build the full report (every error with
+its JSON path), so bad messages pay for the detail and good ones don't. Business rules the schema cannot say run
+after the schema passes.
 
 Nothing here raises, whatever the input: every outcome is a :class:`ValidationResult`, and an unforeseen
 exception becomes an ``internal_error`` with its stacktrace (a message that raised would otherwise be a poison
@@ -29,6 +30,7 @@ import jsonschema
 import jsonschema_rs
 
 from schemas import EVENT_SCHEMA_FILES, ORDER_TIMESTAMPS, REVIEW_TIMESTAMPS, event_schema
+from schemas.fast_json import loads_plain
 from schemas.timestamps import TimestampError, parse_timestamp
 
 # error_stage values (one column of the dead-letter table).
@@ -236,6 +238,13 @@ def parse_payload(payload: bytes | str) -> tuple[Any, ValidationError | None]:
         )
     if not text.strip():
         return None, ValidationError(STAGE_PARSE, "empty_body", "body is empty; expected a JSON object")
+    plain, value = loads_plain(payload)  # orjson, for a body without escapes, long numbers or repeated keys
+    if plain:
+        error = _structure_error(value, text)
+        if error is None:
+            return value, None
+    # The standard parser for everything else, and for a plain body that fails a structure check (its
+    # verdict, e.g. nesting too deep for json.loads, is the standard parser's).
     try:
         value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except _DuplicateKeyError:

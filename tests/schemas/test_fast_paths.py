@@ -2,19 +2,24 @@
 
 ``parse_timestamp`` reads the canonical UTC form (``2026-01-01T00:00:30.358Z``) with ``datetime.fromisoformat``
 before the general RFC 3339 parser; the money rule reads the decimals of a float's shortest text without building
-a Decimal. Each property compares the two on any input, so a fast path that ever disagrees fails here.
+a Decimal; a plain body (no escapes, no long numbers, no repeated key) is read by orjson instead of ``json.loads``
+with the repeated-key hook. Each property compares the two on any input, so a fast path that ever disagrees fails here.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import math
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from publishers.stream import MessageStream, StreamSettings
+from schemas.fast_json import loads_plain
 from schemas.timestamps import TimestampError, parse_rfc3339, parse_timestamp
-from schemas.validation import _over_two_decimals
+from schemas.validation import _over_two_decimals, _reject_constant, _unique_keys
 
 PROPERTY_SETTINGS = settings(max_examples=1000, deadline=None)
 
@@ -115,3 +120,97 @@ def _fast_over_two_decimals(amount: float):
 @example(amount=0.30000000000000004)
 def test_the_fast_decimal_count_equals_decimals_exponent(amount):
     assert _fast_over_two_decimals(amount) == _general_over_two_decimals(amount)
+
+
+# --- orjson's read of plain bodies (schemas.fast_json) ------------------------------------------------------------
+
+
+def _general_loads(text: str):
+    try:
+        return ("value", json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys))
+    except (ValueError, RecursionError) as error:
+        return ("error", type(error))
+
+
+def _same(left, right) -> bool:
+    """Equal and of the same types all the way down (1 == 1.0 == True and 0.0 == -0.0 for ==; not here)."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, float):
+        return (left == right and math.copysign(1, left) == math.copysign(1, right)) or (
+            left != left and right != right
+        )
+    if isinstance(left, dict):
+        return list(left) == list(right) and all(_same(left[key], right[key]) for key in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
+    return left == right
+
+
+NUMBER_TEXT = st.from_regex(r"-?(0|[1-9][0-9]{0,24})(\.[0-9]{1,24})?([eE][-+]?[0-9]{1,3})?", fullmatch=True) | (
+    st.from_regex(r"[-+]?[0-9]{0,3}\.?[0-9]{0,3}([eE][-+]?[0-9]{0,3})?", fullmatch=True)
+)
+KEY_TEXT = st.sampled_from(["a", "b", "order_id", "é", "\x7f", "", '"']) | st.text(max_size=4)
+SPACE = st.sampled_from(["", " ", "\n", "\t", "\r", "\x0b", "\x0c", "\u00a0"])
+
+
+def _json_texts(leaf):
+    """JSON-like texts written member by member, so that keys may repeat and numbers be written any way."""
+
+    def _object(pairs):
+        return "{" + ",".join(f"{key}:{value}" for key, value in pairs) + "}"
+
+    return st.recursive(
+        leaf,
+        lambda inner: (
+            st.lists(inner, max_size=4).map(lambda values: "[" + ",".join(values) + "]")
+            | st.lists(st.tuples(KEY_TEXT.flatmap(_written_string), inner), max_size=4).map(_object)
+        ),
+        max_leaves=12,
+    )
+
+
+def _escaped(text: str) -> str:
+    return '"' + "".join(f"\\u{ord(character):04x}" for character in text) + '"'
+
+
+def _written_string(text: str) -> st.SearchStrategy[str]:
+    """A string as JSON text: raw, with the usual escapes, or every character escaped."""
+    return st.sampled_from([json.dumps(text, ensure_ascii=False), json.dumps(text), _escaped(text)])
+
+
+LEAF_TEXT = (
+    NUMBER_TEXT
+    | st.sampled_from(["null", "true", "false", "NaN", "Infinity", "-Infinity", "1e400", "-0", "-0.0", '"\\u00e9"'])
+    | st.text(max_size=6).flatmap(_written_string)
+    | st.sampled_from(['"\\u0022"', '"\\u0022\\u0022"', '"\\""', '"\\\\"', '"x:y"'])
+    | st.integers().map(str)
+    | st.floats().map(repr)
+)
+JSON_TEXTS = st.builds(lambda before, body, after: before + body + after, SPACE, _json_texts(LEAF_TEXT), SPACE)
+
+
+@PROPERTY_SETTINGS
+@given(text=JSON_TEXTS | st.text(max_size=30))
+@example(text='{"a":1,"a":1}')
+@example(text='{"a":{"b":"x:y","b":"x:y"}}')
+@example(text='{"a":0,"a":"\\u0022\\u0022"}')
+@example(text="18446744073709551616")
+@example(text="-9223372036854775809")
+@example(text="[" * 300 + "]" * 300)
+@example(text='"\\ud800"')
+@example(text="\ufeff{}")
+def test_orjson_read_of_a_plain_body_is_the_standard_parse(text):
+    fast, value = loads_plain(text.encode("utf-8", "surrogatepass"))
+    if fast:
+        general = _general_loads(text)
+        assert general[0] == "value" and _same(value, general[1]), (value, general)
+
+
+def test_orjson_reads_what_the_publisher_sends():
+    for message in MessageStream(
+        StreamSettings(seed=3, orders=50, start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    ):
+        text = message.data.decode("utf-8")
+        fast, value = loads_plain(text.encode("utf-8", "surrogatepass"))
+        assert fast and _same(value, _general_loads(text)[1])
