@@ -1,8 +1,9 @@
 """Validation of order events, shared by the publisher, the pipeline and the tests.
 
-Fast path: one ``json.loads`` and a jsonschema-rs validator (Rust) built once per schema version. Only when that
-fails does jsonschema build the full report (every error with its JSON path), so bad messages pay for the
-detail and good ones don't. Business rules the schema cannot say run after the schema passes.
+Fast path: one parse (orjson where its answer is json.loads', see schemas.fast_json) and a jsonschema-rs validator
+(Rust) built once per schema version. Only when that fails does jsonschema build the full report (every error with
+its JSON path), so bad messages pay for the detail and good ones don't. Business rules the schema cannot say run
+after the schema passes.
 
 Nothing here raises, whatever the input: every outcome is a :class:`ValidationResult`, and an unforeseen
 exception becomes an ``internal_error`` with its stacktrace (a message that raised would otherwise be a poison
@@ -29,6 +30,7 @@ import jsonschema
 import jsonschema_rs
 
 from schemas import EVENT_SCHEMA_FILES, ORDER_TIMESTAMPS, REVIEW_TIMESTAMPS, event_schema
+from schemas.fast_json import loads_plain
 from schemas.timestamps import TimestampError, parse_timestamp
 
 # error_stage values (one column of the dead-letter table).
@@ -236,6 +238,13 @@ def parse_payload(payload: bytes | str) -> tuple[Any, ValidationError | None]:
         )
     if not text.strip():
         return None, ValidationError(STAGE_PARSE, "empty_body", "body is empty; expected a JSON object")
+    plain, value = loads_plain(payload)  # orjson, for a body without escapes, long numbers or repeated keys
+    if plain:
+        error = _structure_error(value, text)
+        if error is None:
+            return value, None
+    # The standard parser for everything else, and for a plain body that fails a structure check (its
+    # verdict, e.g. nesting too deep for json.loads, is the standard parser's).
     try:
         value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except _DuplicateKeyError:
@@ -460,12 +469,21 @@ def _numbering_errors(lines: list[dict[str, Any]], collection: str, key: str) ->
         )
 
 
+def _over_two_decimals(amount: float) -> bool:
+    """More than 2 decimals in the shortest text of ``amount`` (what the warehouse's NUMERIC then holds)."""
+    text = repr(amount)
+    _whole, dot, fraction = text.partition(".")
+    if dot and fraction.isdigit():  # the usual 12.34, whose exponent is minus its fraction's length
+        return len(fraction) > 2
+    return Decimal(text).as_tuple().exponent < -2  # 1e-05, 1.5e+16
+
+
 def _money_errors(event: dict[str, Any]) -> Iterable[ValidationError]:
     for collection, fields in _MONEY_FIELDS.items():
         for index, line in enumerate(event[collection]):
             for name in fields:
                 amount = line[name]
-                if isinstance(amount, float) and Decimal(repr(amount)).as_tuple().exponent < -2:
+                if isinstance(amount, float) and _over_two_decimals(amount):
                     yield ValidationError(
                         STAGE_BUSINESS_RULE,
                         "money_precision",
