@@ -68,8 +68,8 @@ def project_loop(bodies: list[bytes]) -> int:
     validator = EventValidator()
     for body in bodies:
         message = ReceivedMessage(body)
-        result = validator.validate_payload(body)
-        snapshot_rows(OrderSnapshot(result.event, message))
+        result = validator.validate_payload(body)  # then ToRows on its parsed instants, as ParseAndValidate does
+        snapshot_rows(OrderSnapshot(result.event, message, result.quality_flags, result.timestamps))
     return len(bodies)
 
 
