@@ -143,7 +143,7 @@ def run(orders: int, upsert_orders: int, repeats: int) -> str:
         MARK_BEGIN,
         "## Pipeline throughput (parse + validate + ToRows) and DuckDB upsert",
         "",
-        f"Command: `{command.strip()} --write BENCHMARKS.md` (or `make bench`) · "
+        f"Command: `{command.strip()} --write BENCHMARKS.md` (not part of `make bench`) · "
         f"{datetime.now(timezone.utc):%Y-%m-%d} · {platform.python_implementation()} {platform.python_version()} · "
         f"{os.cpu_count()} cores · apache-beam {beam.__version__} · duckdb {duckdb.__version__} · "
         f"best of {repeats} runs each",
