@@ -41,7 +41,7 @@ IMAGE_SOURCES = {"pyproject.toml", "setup.py", "README.md", "streaming_job.py", 
 #: Local tooling that must stay out of the image (and out of what workers import).
 LOCAL_ONLY_PACKAGES = {"publishers", "warehouse", "orders_local"}
 #: Worker-side modules imported only for the local warehouse (--sink duckdb), lazily, inside a function.
-LOCAL_ONLY_MODULES = {"beam_pipelines.sinks.duckdb"}
+LOCAL_ONLY_MODULES = {"beam_pipelines.sinks.duckdb", "beam_pipelines.sinks.arrow_rows"}  # pyarrow: the local extra
 
 
 def metadata() -> dict:
