@@ -31,11 +31,8 @@ class SubscriptionAcker:
         self.subscription = subscription
         self._client = None
         self._sender: ThreadPoolExecutor | None = None
+        # Acks fail in the sender thread: the counter keeps them for a bundle's thread to report (see metrics).
         self.errors = metrics.counter(metrics.ACK_ERRORS)
-        # Acks fail in the sender thread, where Beam has no metrics container: counted here, reported into
-        # ``errors`` by ``report_errors`` from the bundle's thread (each of the two numbers has one writer).
-        self.failed = 0
-        self._reported = 0
 
     def open(self) -> None:
         if self._client is None:
@@ -48,13 +45,6 @@ class SubscriptionAcker:
             if self._sender is None:
                 self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pubsub-ack")
             self._sender.submit(self.ack, ids)
-
-    def report_errors(self) -> None:
-        """Adds the acks given up since the last call to the ``ack_errors`` counter (call it from a bundle)."""
-        failed = self.failed
-        if failed > self._reported:
-            self.errors.inc(failed - self._reported)
-            self._reported = failed
 
     def close(self) -> None:
         """Waits until every ``ack_later`` so far is sent (or given up)."""
@@ -77,7 +67,7 @@ class SubscriptionAcker:
                 )
                 acked += len(chunk)
             except Exception as error:  # redelivery is harmless; stopping the pipeline is not
-                self.failed += len(chunk)
+                self.errors.inc(len(chunk))
                 LOGGER.warning(
                     "could not ack %d messages on %s (they will be redelivered): %s",
                     len(chunk),

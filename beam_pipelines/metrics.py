@@ -6,7 +6,11 @@ them across steps.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+
 from apache_beam.metrics import Metrics
+from apache_beam.metrics.execution import MetricsEnvironment
 
 NAMESPACE = "orders"
 
@@ -37,9 +41,56 @@ DEAD_LETTERS_WRITTEN = "dead_letters_written"
 METRICS_WRITE_FAILED = "metrics_write_failed"
 
 
-def counter(name: str):
-    """The counter ``name`` (one of the constants above, or ``invalid_<kind>``)."""
-    return Metrics.counter(NAMESPACE, name)
+def counter(name: str) -> ThreadSafeCounter:
+    """The counter ``name`` (one of the constants above, or ``invalid_<kind>``), usable from any thread."""
+    return ThreadSafeCounter(name)
+
+
+#: Counts made outside a bundle's thread, by counter name, until ``report_pending`` adds them to Beam's counters.
+_pending: Counter[str] = Counter()
+_pending_lock = threading.Lock()
+
+
+class ThreadSafeCounter:
+    """Beam's counter ``name`` in NAMESPACE, for code that also runs in threads of ours (a sink's background
+    flush, the ack sender, the pull prefetcher).
+
+    Beam counts only in a bundle's thread: elsewhere it has no metrics container, and an increment is silently
+    dropped. Such increments wait here, process-wide, until a bundle's thread calls ``report_pending``
+    (the sinks do after each flush they waited for, the local read in each bundle).
+    """
+
+    __slots__ = ("_beam", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._beam = Metrics.counter(NAMESPACE, name)
+
+    def inc(self, n: int = 1) -> None:
+        if MetricsEnvironment.current_container() is not None:
+            self._beam.inc(n)
+            return
+        with _pending_lock:
+            _pending[self.name] += n
+
+
+def report_pending() -> None:
+    """Add the counts made outside bundles so far to Beam's counters (call it from a bundle's thread)."""
+    if not _pending:
+        return
+    with _pending_lock:
+        counts = list(_pending.items())
+        _pending.clear()
+    for name, count in counts:
+        Metrics.counter(NAMESPACE, name).inc(count)
+
+
+def take_pending() -> dict[str, int]:
+    """The counts waiting for ``report_pending``, which no longer wait (for tests: none leaks into the next)."""
+    with _pending_lock:
+        counts = dict(_pending)
+        _pending.clear()
+    return counts
 
 
 def summary(totals: dict[str, int]) -> str:

@@ -121,7 +121,6 @@ class BatchingSinkFn(beam.DoFn):
         committed_at = datetime.now(timezone.utc)
         if self.acker is not None:
             self.acker.ack_later(done)
-            self.acker.report_errors()  # those of earlier flushes' acks, known by now
         self._write_metrics(batch, committed_at)
         return rejected
 

@@ -91,11 +91,8 @@ class PullMessagesFn(beam.DoFn):
     def setup(self) -> None:
         self.client = subscriber_client()
         self.pulled = metrics.counter(metrics.MESSAGES_PULLED)
+        # Pulls fail in the prefetch thread: the counter keeps them for ``process`` to report (see metrics).
         self.pull_errors = metrics.counter(metrics.PULL_ERRORS)
-        # Pulls fail in the prefetch thread, where Beam has no metrics container: counted here, reported by
-        # ``process`` (each of the two numbers has one writer).
-        self.failed_pulls = 0
-        self.reported_failed_pulls = 0
         self.consecutive_errors = 0
         self.pull_size = PULL_SIZE
         self.prefetcher = _Prefetcher(self._pull)
@@ -118,7 +115,7 @@ class PullMessagesFn(beam.DoFn):
             # us and come back after the ack deadline; pull fewer at a time meanwhile. Messages are waiting, so
             # this is not idle time.
             self.pull_size = max(1, self.pull_size // 10)
-            self.failed_pulls += 1
+            self.pull_errors.inc()
             _last_message_at[self.run_token] = time.monotonic()
             LOGGER.warning(
                 "pull response from %s too large (%s); pulling %d at a time", self.subscription, error, self.pull_size
@@ -126,7 +123,7 @@ class PullMessagesFn(beam.DoFn):
             return []
         except Exception as error:  # transient or not, the read must survive it: the next poll tries again
             self.consecutive_errors += 1
-            self.failed_pulls += 1
+            self.pull_errors.inc()
             pause = min(ERROR_PAUSE_SECONDS * 2 ** (self.consecutive_errors - 1), MAX_ERROR_PAUSE_SECONDS)
             log = (
                 LOGGER.warning
@@ -178,10 +175,7 @@ class PullMessagesFn(beam.DoFn):
             return
         self.prefetcher.start()
         received = self.prefetcher.take(MAX_MESSAGES_PER_BUNDLE, IDLE_PAUSE_SECONDS)
-        failed = self.failed_pulls
-        if failed > self.reported_failed_pulls:
-            self.pull_errors.inc(failed - self.reported_failed_pulls)
-            self.reported_failed_pulls = failed
+        metrics.report_pending()  # failed pulls, and acks of earlier flushes given up
         now = time.monotonic()
         idle = self.max_idle_seconds is not None and now - _last_message_at[self.run_token] >= self.max_idle_seconds
         if not received and idle:
