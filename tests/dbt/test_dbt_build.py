@@ -407,3 +407,40 @@ def test_primary_key_test_catches_a_repeated_or_missing_key(
     ((unique_id, status),) = [(result["unique_id"], result["status"]) for result in results]
     assert unique_id.startswith(f"test.olist_orders.primary_key_{model}_")
     assert status == "fail"
+
+
+def test_not_null_columns_test_names_each_column_with_nulls(dbt_build: DbtBuild, tmp_path: Path) -> None:
+    """One test node checks a model's not-null columns (tests/generic/not_null_columns.sql): it fails on a NULL
+    in any of them, and its failing rows name each column that has NULLs, with their count."""
+    tampered = tmp_path / dbt_build.analytics_path.name
+    shutil.copyfile(dbt_build.analytics_path, tampered)
+    connection = duckdb.connect(str(tampered))
+    (orders,) = connection.execute("SELECT count(*) FROM analytics.fct_orders").fetchone()
+    connection.execute(
+        "UPDATE analytics.fct_orders SET order_value = NULL "
+        "WHERE order_id = (SELECT min(order_id) FROM analytics.fct_orders)"
+    )
+    connection.execute("UPDATE analytics.fct_orders SET schema_version = NULL")
+    connection.close()
+    run_dbt(
+        "test",
+        "--select",
+        "fct_orders,test_name:not_null_columns",
+        "--store-failures",
+        raw_path=dbt_build.raw_path,
+        analytics_path=tampered,
+        artifacts=tmp_path,
+    )
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    ((unique_id, status, failures),) = [(r["unique_id"], r["status"], r["failures"]) for r in results]
+    assert unique_id.startswith("test.olist_orders.not_null_columns_fct_orders_")
+    assert (status, failures) == ("fail", 2)
+    (relation,) = query(
+        tampered,
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_name LIKE 'not_null_columns_fct_orders%'",
+    )[0]
+    assert sorted(query(tampered, f"SELECT column_name, null_rows FROM {relation}")) == [
+        ("order_value", 1),
+        ("schema_version", orders),
+    ]
