@@ -340,14 +340,18 @@ def python(*args: str) -> list[str]:
 
 
 def run_timed(command: list[str], log: Path, env: dict[str, str] | None = None, timeout: float = 3600) -> tuple:
-    """Run ``command`` to its end in its own session: (exit code, wall seconds, peak RSS MiB, CPU seconds)."""
+    """Run ``command`` to its end in its own session: (exit code, wall seconds, peak RSS MiB, CPU seconds).
+    Peak RSS is the process's own high-water mark, read from /proc every 20 ms while it runs (so a peak in its
+    last 20 ms may be missed)."""
     started = time.perf_counter()
     with log.open("ab") as handle:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
     deadline = time.monotonic() + timeout
+    peak = 0.0
     while True:
+        peak = max(peak, peak_rss_mib(process.pid) or 0.0)
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid == process.pid:
             break
@@ -358,7 +362,21 @@ def run_timed(command: list[str], log: Path, env: dict[str, str] | None = None, 
         time.sleep(0.02)
     process.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
-    return process.returncode, wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    # Not wait4's ru_maxrss: Linux starts a child's at its parent's peak when it forks (and keeps the larger
+    # across exec), so a bench process that held a large file would raise every child's figure to its own.
+    return process.returncode, wall, peak or usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """The peak resident set of process ``pid``'s own memory so far (VmHWM), or None when unreadable."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def log_tail(log: Path, chars: int = 3000) -> str:

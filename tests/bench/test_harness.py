@@ -158,3 +158,16 @@ def test_the_schema_check_section_states_the_ratio_of_the_two_fast_paths_run_by_
     assert "fastjsonschema is not installed" in "\n".join(
         section({"validate_payload with jsonschema-rs": [1.0]}, 10, 1, []).notes
     )
+
+
+def test_run_timed_reports_the_childs_own_peak_memory_not_the_parents(tmp_path: Path):
+    """Linux starts a child's ru_maxrss at its parent's peak: a bench process holding 400 MiB would report that
+    much for every backfill it runs. The child here holds ~50 MiB."""
+    import sys
+
+    held = bytearray(400 << 20)  # the parent's peak, well above the child's
+    code, _, peak_mib, _ = harness.run_timed(
+        [sys.executable, "-c", "import time; block = bytearray(50 << 20); time.sleep(0.3)"], tmp_path / "log"
+    )
+    assert code == 0 and len(held) == 400 << 20
+    assert 50 <= peak_mib < 200
