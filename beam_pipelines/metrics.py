@@ -52,12 +52,12 @@ _pending_lock = threading.Lock()
 
 
 class ThreadSafeCounter:
-    """Beam's counter ``name`` in NAMESPACE, for code that also runs in threads of ours (a sink's background
-    flush, the ack sender, the pull prefetcher).
+    """Beam's counter ``name`` in NAMESPACE, for code that also runs in threads of ours (the ack sender, the
+    pull prefetcher).
 
     Beam counts only in a bundle's thread: elsewhere it has no metrics container, and an increment is silently
-    dropped. Such increments wait here, process-wide, until a bundle's thread calls ``report_pending``
-    (the sinks do after each flush they waited for, the local read in each bundle).
+    dropped. Such increments wait here, process-wide, until a bundle's thread calls ``report_pending`` (the
+    local read does in each bundle).
     """
 
     __slots__ = ("_beam", "name")
