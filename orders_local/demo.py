@@ -150,10 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     children = Children()
     interrupted = False
 
-    def on_sigterm(*_):
+    signalled: list[int] = []
+
+    def on_signal(signum, _frame):
+        signalled.append(signum)  # kept: a library may turn the KeyboardInterrupt into an error of its own
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_sigterm)  # `kill PID` takes the same way out as Ctrl-C
+    # Installed, not inherited: a demo started as a background job of a script inherits SIGINT ignored, and Python
+    # then leaves Ctrl-C ignored (the fresh-clone CI run of the Ctrl-C test hung on that).
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)  # `kill PID` takes the same way out as Ctrl-C
 
     _step("starting the Pub/Sub emulator")
     try:
@@ -220,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         next_build = time.monotonic() + args.dbt_every
         next_progress = time.monotonic()
         while publisher.poll() is None:
+            if signalled:  # a Ctrl-C that DuckDB swallowed (it raises its own interrupt error, which reads as busy)
+                raise KeyboardInterrupt
             if pipeline.poll() is not None:
                 raise RuntimeError(f"the pipeline exited with {pipeline.returncode}; see {logs / 'pipeline.log'}")
             now = time.monotonic()

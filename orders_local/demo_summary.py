@@ -135,5 +135,7 @@ def live_counts(warehouse: Path) -> dict[str, int] | None:
                 "items": raw.execute(f"SELECT count(*) FROM {SCHEMA}.order_items").fetchone()[0],
                 "dead_letters": raw.execute(f"SELECT count(*) FROM {SCHEMA}.order_events_dead_letter").fetchone()[0],
             }
+    except duckdb.InterruptException:  # Ctrl-C while DuckDB worked: an interrupt, not a busy file
+        raise KeyboardInterrupt from None
     except (WarehouseLockedError, duckdb.Error):
         return None
