@@ -11,24 +11,23 @@ import pytest
 from orders_local import demo_summary
 
 
-def test_a_ctrl_c_inside_duckdb_is_an_interrupt_not_a_busy_file(tmp_path: Path, monkeypatch):
+def _reading_raises(monkeypatch, tmp_path: Path, error: Exception) -> Path:
     warehouse = tmp_path / "warehouse.duckdb"
     warehouse.touch()
 
-    def interrupted(*_args, **_kwargs):
-        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+    def failing(*_args, **_kwargs):
+        raise error
 
-    monkeypatch.setattr(demo_summary, "connect", interrupted)
+    monkeypatch.setattr(demo_summary, "connect", failing)
+    return warehouse
+
+
+def test_a_ctrl_c_inside_duckdb_is_an_interrupt_not_a_busy_file(tmp_path: Path, monkeypatch):
+    warehouse = _reading_raises(monkeypatch, tmp_path, duckdb.InterruptException("INTERRUPT Error: Interrupted!"))
     with pytest.raises(KeyboardInterrupt):
         demo_summary.live_counts(warehouse)
 
 
 def test_a_busy_file_is_no_count_yet(tmp_path: Path, monkeypatch):
-    warehouse = tmp_path / "warehouse.duckdb"
-    warehouse.touch()
-
-    def busy(*_args, **_kwargs):
-        raise duckdb.IOException("Could not set lock on file")
-
-    monkeypatch.setattr(demo_summary, "connect", busy)
+    warehouse = _reading_raises(monkeypatch, tmp_path, duckdb.IOException("Could not set lock on file"))
     assert demo_summary.live_counts(warehouse) is None
