@@ -49,16 +49,20 @@ dashboard: $(STAMP) ## Live dashboard (Streamlit) on an existing warehouse, on a
 
 # Fast feedback first: ruff, the unit tests, the rest of `lint`, the unit tests on the other Pythons, then the
 # slow tests. Prerequisites run left to right (.NOTPARALLEL below); each runs once even if listed twice.
+# Each suite runs in PYTEST_WORKERS processes (pytest-xdist); a slow test module stays in one of them
+# (--dist loadfile), so its module fixtures (an emulator, a dbt build) start once. Tests start their servers on free
+# ports and write under their own tmp_path, so the workers share no file or port. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 test: lint-python test-unit lint test-pythons test-slow ## ruff, unit tests, other linters, unit tests on 3.10/3.12, then e2e/dbt/Terraform tests
 
 test-unit: $(STAMP) ## The fast tests: no emulator, no dbt, no checkov (marker `unit`, given in tests/conftest.py)
-	$(PY) -m pytest -m unit
+	$(PY) -m pytest -m unit -n $(PYTEST_WORKERS)
 
 test-pythons: $(STAMP) ## The unit tests on every other Python requires-python names (venvs cached in ~/.cache)
-	bash tools/python_matrix.sh $(PYTHONS)
+	bash tools/python_matrix.sh $(PYTHONS) -- -m unit -n $(PYTEST_WORKERS)
 
 test-slow: $(STAMP) ## The tests that are not unit: emulator end-to-end, dbt, Terraform (after `lint` in `make test`)
-	$(PY) -m pytest -m 'not unit'
+	$(PY) -m pytest -m 'not unit' -n $(PYTEST_WORKERS) --dist loadfile
 
 test-airflow: $(STAMP) ## DagBag import of airflow/dags on Airflow 2.11 and 3.1 (venvs cached in ~/.cache; part of test-slow)
 	$(PY) -m pytest -m airflow
