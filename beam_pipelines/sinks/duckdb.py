@@ -1,4 +1,8 @@
-"""The local warehouse: a DuckDB file, written with Arrow batches and guarded MERGEs in one transaction.
+"""The local warehouse: a DuckDB file, written with Arrow batches, one transaction per flush.
+
+A flush reads what its orders hold, then deletes the rows of the orders it replaces and inserts the rows of the
+winners that replace or create their order (sinks.upsert_sql.ReplaceSql): no MERGE, whose scans of each target
+table and planning cost 5-25 ms a statement here; a flush of new orders only inserts.
 
 The file is opened for one unit of work at a time (see warehouse.connection), so dbt, the dashboard and the
 reference loader can take turns with the pipeline instead of failing on DuckDB's single-writer lock. A unit is
@@ -20,13 +24,14 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from beam_pipelines.messages import SnapshotRows
 from beam_pipelines.pipeline_metrics import TABLE as PIPELINE_METRICS
 from beam_pipelines.sinks.arrow_rows import arrow_batch
 from beam_pipelines.sinks.base import ContentRefusedError, RetryLaterError
-from beam_pipelines.sinks.fold import StoredVersion, current_versions
-from beam_pipelines.sinks.upsert_sql import UpsertSql, staged
+from beam_pipelines.sinks.fold import StoredVersion, replacing
+from beam_pipelines.sinks.upsert_sql import ReplaceSql, staged
 from schemas import DEAD_LETTER_TABLE, ORDER_ITEMS, ORDER_PAYMENTS, ORDERS
 from warehouse.connection import DEFAULT_LOCK_TIMEOUT, WarehouseLockedError, connect, ensure_tables, hold
 from warehouse.duckdb_schema import DEFAULT_SCHEMA, quote
@@ -45,18 +50,13 @@ _CONTENT_ERRORS = (
     duckdb.OutOfRangeException,
     duckdb.TypeMismatchException,
 )
-#: The staged (order_id, _sequence, _event_id) of the batch's orders after their MERGE (UpsertSql ``versions``).
-_VERSIONS = "batch_order_versions"
-_VERSIONS_SCHEMA = pa.schema([("order_id", pa.string()), ("_sequence", pa.int64()), ("_event_id", pa.string())])
 #: How long a pipeline_metrics write waits for another process's lock (at most): metrics are dropped, never
 #: waited on.
 METRICS_LOCK_TIMEOUT = 2.0
 
 
-def _versions_table(versions: Sequence[tuple[str, int, str]]) -> pa.Table:
-    order_ids, sequences, event_ids = zip(*versions, strict=True) if versions else ((), (), ())
-    columns = [pa.array(order_ids, pa.string()), pa.array(sequences, pa.int64()), pa.array(event_ids, pa.string())]
-    return pa.table(columns, schema=_VERSIONS_SCHEMA)
+def _only(batch: pa.Table, order_ids: pa.Array) -> pa.Table:
+    return batch.filter(pc.is_in(batch["order_id"], value_set=order_ids))
 
 
 @contextlib.contextmanager
@@ -88,7 +88,7 @@ class DuckDBWarehouse:
         self.lock_timeout = lock_timeout
         self.hold_seconds = hold_seconds
         self.threads = threads
-        self.sql = UpsertSql(lambda name: f"{quote(schema)}.{quote(name)}", versions=_VERSIONS)
+        self.sql = ReplaceSql(lambda name: f"{quote(schema)}.{quote(name)}")
         self._session: contextlib.ExitStack | None = None  # set only inside session(); never pickled open
         self._session_connection: duckdb.DuckDBPyConnection | None = None
 
@@ -147,31 +147,50 @@ class DuckDBWarehouse:
 
     def upsert(self, snapshots: Sequence[SnapshotRows]) -> Mapping[str, StoredVersion]:
         with _classified(self.path):
+            # Every winner is converted before the file is touched: a value Arrow refuses fails the batch here.
             batches = {
                 ORDERS: arrow_batch(ORDERS, [s.order for s in snapshots]),
                 ORDER_ITEMS: arrow_batch(ORDER_ITEMS, [row for s in snapshots for row in s.items]),
                 ORDER_PAYMENTS: arrow_batch(ORDER_PAYMENTS, [row for s in snapshots for row in s.payments]),
             }
             with self._connection(self.lock_timeout) as connection:
-                for name, batch in batches.items():
-                    connection.register(staged(name), batch)
+                connection.register(staged(ORDERS), batches[ORDERS])  # stored_versions reads its order ids
                 connection.execute("BEGIN TRANSACTION")
                 stored = {
                     order_id: StoredVersion(sequence, event_id)
                     for order_id, sequence, event_id in connection.execute(self.sql.stored_versions()).fetchall()
                 }
-                merge_orders, *line_statements = self.sql.statements()
-                connection.execute(merge_orders).fetchall()
-                # The orders' versions after that MERGE, from the batch and what was stored (this transaction
-                # holds the only writer): the line statements join these rows instead of the whole orders table.
-                connection.register(_VERSIONS, _versions_table(current_versions(snapshots, stored)))
-                for statement in line_statements:
-                    connection.execute(statement).fetchall()
+                registered = self._replace(connection, batches, replacing(snapshots, stored), stored)
                 connection.execute("COMMIT")
-                for name in batches:
-                    connection.unregister(staged(name))
-                connection.unregister(_VERSIONS)
+                for name in {staged(ORDERS), *registered}:
+                    connection.unregister(name)
         return stored
+
+    def _replace(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        batches: dict[str, pa.Table],
+        winners: Sequence[SnapshotRows],
+        stored: Mapping[str, StoredVersion],
+    ) -> list[str]:
+        """Inside the flush's transaction: delete what the orders ``winners`` replace hold, insert their rows.
+        Returns the names it registered."""
+        if len(winners) < batches[ORDERS].num_rows:  # stale, duplicate or conflicting winners write nothing
+            kept = pa.array([s.order_id for s in winners], pa.string())
+            batches = {name: _only(batch, kept) for name, batch in batches.items()}
+        registered = []
+        replaced = [s.order_id for s in winners if s.order_id in stored]
+        if replaced:
+            connection.register(self.sql.REPLACED, pa.table({"order_id": pa.array(replaced, pa.string())}))
+            registered.append(self.sql.REPLACED)
+            for name in batches:
+                connection.execute(self.sql.delete_replaced(name))
+        for name, batch in batches.items():
+            if batch.num_rows:
+                connection.register(staged(name), batch)
+                registered.append(staged(name))
+                connection.execute(self.sql.insert(name))
+        return registered
 
     def write_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:
         with _classified(self.path):

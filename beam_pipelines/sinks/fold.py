@@ -10,8 +10,9 @@ warehouse holds, each snapshot is exactly one of:
 - ``conflict``: same sequence as the current snapshot but a different event_id (a producer bug): the current
   one stays whole and this one is dead-lettered as ``sequence_conflict``.
 
-Only each order's batch winner (highest sequence, first arrival among equals) is sent to the warehouse, whose
-statements are guarded by ``_sequence`` and ``_event_id``; the warehouse returns the versions it held before
+Only each order's batch winner (highest sequence, first arrival among equals) is sent to the warehouse, which
+writes only the winners newer than what it holds (:func:`replacing` on DuckDB, inside its transaction; guards on
+``_sequence`` and ``_event_id`` in BigQuery's compaction); the warehouse returns the versions it held before
 the write, and :func:`classify` folds the batch against them. Both give the same final state as folding the
 messages one at a time.
 """
@@ -39,20 +40,11 @@ class StoredVersion(NamedTuple):
     event_id: str
 
 
-def current_versions(
-    winners: Sequence[SnapshotRows], stored: Mapping[str, StoredVersion]
-) -> list[tuple[str, int, str]]:
-    """(order_id, sequence, event_id) each winner's order holds once the guarded MERGE of the orders has run:
-    the winner when the order was new or the winner's sequence is higher, else what was stored (the MERGE's
-    own guard, ``s._sequence > t._sequence``)."""
-    versions = []
-    for snapshot in winners:
-        held = stored.get(snapshot.order_id)
-        if held is None or snapshot.sequence > held.sequence:
-            versions.append((snapshot.order_id, snapshot.sequence, snapshot.event_id))
-        else:
-            versions.append((snapshot.order_id, held.sequence, held.event_id))
-    return versions
+def replacing(winners: Sequence[SnapshotRows], stored: Mapping[str, StoredVersion]) -> list[SnapshotRows]:
+    """The winners that become their order's current snapshot: the order is new, or the winner's sequence is
+    higher than the stored one (an equal sequence is a duplicate or a conflict, a lower one is stale: the stored
+    snapshot stays whole)."""
+    return [s for s in winners if (held := stored.get(s.order_id)) is None or s.sequence > held.sequence]
 
 
 def batch_winners(snapshots: Sequence[SnapshotRows]) -> list[SnapshotRows]:

@@ -15,7 +15,7 @@ from sample_events import snapshot
 
 from beam_pipelines.messages import OrderSnapshot, ReceivedMessage
 from beam_pipelines.sinks.duckdb import DuckDBWarehouse
-from beam_pipelines.sinks.fold import StoredVersion, current_versions
+from beam_pipelines.sinks.fold import StoredVersion, replacing
 from beam_pipelines.transforms.rows import snapshot_rows
 from beam_pipelines.transforms.upsert import UpsertSnapshotsFn
 
@@ -88,16 +88,14 @@ def _rows(order_id: str, sequence: int, event_id: str):
     return snapshot_rows(OrderSnapshot(event, ReceivedMessage(json.dumps(event).encode())))
 
 
-def test_current_versions_are_what_the_guarded_merge_leaves():
+def test_only_winners_newer_than_what_their_order_holds_replace_it():
     winners = [_rows("new", 1, "n1"), _rows("newer", 3, "b3"), _rows("older", 1, "b1"), _rows("tie", 2, "b2")]
     stored = {
         "newer": StoredVersion(2, "s2"),
         "older": StoredVersion(4, "s4"),
         "tie": StoredVersion(2, "s2"),  # an equal sequence does not replace (a duplicate or a conflict)
     }
-    assert current_versions(winners, stored) == [
+    assert [(s.order_id, s.sequence, s.event_id) for s in replacing(winners, stored)] == [
         ("new", 1, "n1"),
         ("newer", 3, "b3"),
-        ("older", 4, "s4"),
-        ("tie", 2, "s2"),
     ]
