@@ -28,6 +28,10 @@ from schemas.settings import DEFAULT_IDLE_RELEASE
 
 GOAL_ROWS_PER_SECOND = 50_000
 ARROW_STEP = "rows to Arrow (arrow_batch)"
+#: After the load, live flushes as the streaming pipeline makes them at ~200 events/s: this many flushes of
+#: LIVE_SIZE newer snapshots of stored orders (updates, each with one line fewer where it has two or more).
+LIVE_FLUSHES = 40
+LIVE_SIZE = 30
 
 
 class TimedConnection:
@@ -174,6 +178,29 @@ def final_snapshots(orders: int):
     return batch_winners(rows)
 
 
+def newer_snapshots(snapshots, count: int) -> list:
+    """``count`` snapshots that replace stored ones: sequence + 1, a new event_id, the last line dropped when the
+    order has more than one (so the flush deletes lines as well as rows); orders spread over the whole load."""
+    import dataclasses
+
+    step = max(1, len(snapshots) // count)
+    newer = []
+    for snapshot in snapshots[::step][:count]:
+        sequence, event_id = snapshot.sequence + 1, f"{snapshot.event_id}-live"
+        stamp = {"_sequence": sequence, "_event_id": event_id}
+        items = snapshot.items[:-1] if len(snapshot.items) > 1 else snapshot.items
+        newer.append(
+            dataclasses.replace(
+                snapshot,
+                sequence=sequence,
+                order={**snapshot.order, **stamp},
+                items=tuple({**row, **stamp} for row in items),
+                payments=tuple({**row, **stamp} for row in snapshot.payments),
+            )
+        )
+    return newer
+
+
 def metric_rows(batch) -> list[dict]:
     from beam_pipelines import pipeline_metrics
 
@@ -200,11 +227,12 @@ def one_run(
     sessions: bool = True,
     hold_seconds: float = DEFAULT_IDLE_RELEASE,
     conversion=None,
+    live: bool = False,
 ) -> dict:
     """Flush after flush as the sink does: each in a warehouse session when it has one, the upsert then its
     pipeline_metrics rows; then, apart, a dead-letter write. The pipeline's sink holds its file between flushes
     (``hold_seconds``, its ``--duckdb_hold_seconds`` default); 0 opens and closes it per flush. ``conversion``
-    replaces the sink's ``arrow_batch`` (a reference)."""
+    replaces the sink's ``arrow_batch`` (a reference). ``live``: then LIVE_FLUSHES flushes of LIVE_SIZE updates."""
     from beam_pipelines.sinks.duckdb import DuckDBWarehouse
     from warehouse.connection import release_all
 
@@ -214,7 +242,11 @@ def one_run(
     warehouse.prepare()
     try:
         with converting_with(conversion):
-            return _flushes(warehouse, snapshots, batch_size, sessions)
+            result = _flushes(warehouse, snapshots, batch_size, sessions)
+            if live:
+                updates = newer_snapshots(snapshots, LIVE_FLUSHES * LIVE_SIZE)
+                result["live"] = _flushes(warehouse, updates, LIVE_SIZE, sessions)
+            return result
     finally:
         release_all()
 
@@ -277,14 +309,15 @@ def measure(orders: int, batch_size: int, runs: int) -> tuple[list[dict], int, d
             apart = one_run(snapshots, batch_size, directory / "apart", sessions=False, hold_seconds=0)
             unheld = one_run(snapshots, batch_size, directory / "unheld", hold_seconds=0)
             pylist = one_run(snapshots, batch_size, directory / "from_pylist", conversion=from_pylist)
-            results.append(one_run(snapshots, batch_size, directory))
+            results.append(one_run(snapshots, batch_size, directory, live=True))
             results[-1]["apart"] = apart
             results[-1]["unheld"] = unheld
             results[-1]["from_pylist"] = pylist
             print(
                 f"  {results[-1]['rows_per_s']:,.0f} rows/s, {arrow_ms(results[-1]):,.1f} ms to Arrow per flush "
                 f"(from_pylist: {pylist['rows_per_s']:,.0f}, {arrow_ms(pylist):,.1f} ms; file opened per flush: "
-                f"{unheld['rows_per_s']:,.0f}; a connection per write: {apart['rows_per_s']:,.0f})",
+                f"{unheld['rows_per_s']:,.0f}; a connection per write: {apart['rows_per_s']:,.0f}); live flushes of "
+                f"{LIVE_SIZE} updates: {live_ms(results[-1]):,.1f} ms",
                 file=sys.stderr,
                 flush=True,
             )
@@ -299,26 +332,36 @@ def measure(orders: int, batch_size: int, runs: int) -> tuple[list[dict], int, d
     return results, len(snapshots), profiled
 
 
+def live_ms(result: dict) -> float:
+    """The median over a run's live flushes of one flush's time (upsert + pipeline_metrics)."""
+    return statistics.median(sum(f["flush"].values()) for f in result["live"]["flushes"]) * 1000
+
+
 def arrow_ms(result: dict) -> float:
     """The median over a run's flushes of the time spent converting rows to Arrow (upsert and metrics)."""
     return statistics.median(f["flush"].get(ARROW_STEP, 0.0) for f in result["flushes"]) * 1000
 
 
 ORDER = (
-    ARROW_STEP, "open (duckdb.connect)", "SET", "register", "BEGIN", "SELECT stored versions", "MERGE orders",
-    "MERGE order_items", "DELETE order_items", "MERGE order_payments", "DELETE order_payments", "COMMIT",
-    "INSERT pipeline_metrics", "INSERT order_events_dead_letter", "close (+ checkpoint)",
+    ARROW_STEP, "open (duckdb.connect)", "SET", "register", "BEGIN", "SELECT stored versions", "DELETE orders",
+    "DELETE order_items", "DELETE order_payments", "INSERT orders", "INSERT order_items", "INSERT order_payments",
+    "COMMIT", "INSERT pipeline_metrics", "INSERT order_events_dead_letter", "close (+ checkpoint)",
 )  # fmt: skip
 
 
 def section(results: list[dict], snapshots: int, batch_size: int, profiled, argv: list[str]) -> harness.Section:
     rows = []
-    for part, title in (("flush", "flush (upsert + pipeline_metrics)"), ("dead_letters", "dead letters, apart")):
-        medians = step_medians(results, part)
+    live = [r["live"] for r in results]
+    for runs, part, title in (
+        (results, "flush", "flush (upsert + pipeline_metrics)"),
+        (live, "flush", f"live flush of {LIVE_SIZE} updates"),
+        (results, "dead_letters", "dead letters, apart"),
+    ):
+        medians = step_medians(runs, part)
         names = sorted(medians, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
         for name in names:
             rows.append((f"{title}: {name}", harness.cell(medians[name], "{:,.1f}")))
-        total = [statistics.median(sum(f[part].values()) for f in r["flushes"]) * 1000 for r in results]
+        total = [statistics.median(sum(f[part].values()) for f in r["flushes"]) * 1000 for r in runs]
         rows.append((f"**{title}: total**", harness.cell(total, "{:,.1f}")))
     rows.append(
         (
@@ -334,8 +377,10 @@ def section(results: list[dict], snapshots: int, batch_size: int, profiled, argv
         setup=(
             f"Final snapshots of {snapshots:,} generated orders ({results[0]['rows']:,} rows over orders, items and "
             f"payments) upserted in flushes of {batch_size:,} (the default `--batch_size`) into a fresh file, each "
-            f"followed by the flush's `pipeline_metrics` write as the sink does; {len(results)} runs. Rows/s counts "
-            "the upserts and the metrics writes. Cells: median (range) over runs."
+            f"followed by the flush's `pipeline_metrics` write as the sink does; then {LIVE_FLUSHES} live flushes of "
+            f"{LIVE_SIZE} newer snapshots of stored orders each (updates, one line fewer where an order has two or "
+            f"more), as the streaming pipeline makes them at ~200 events/s; {len(results)} runs. Rows/s counts the "
+            "upserts and the metrics writes. Cells: median (range) over runs."
         ),
         tables=[
             harness.table(
@@ -347,6 +392,11 @@ def section(results: list[dict], snapshots: int, batch_size: int, profiled, argv
                         harness.cell((r["flush_ms"] for r in results), "{:,.1f}"),
                     ),
                     ("upsert alone (up to its commit)", harness.cell(r["upsert_only_rows_per_s"] for r in results), ""),
+                    (
+                        f"live: flushes of {LIVE_SIZE} updates of stored orders, after the load",
+                        harness.cell(r["rows_per_s"] for r in live),
+                        harness.cell((live_ms(r) for r in results), "{:,.1f}"),
+                    ),
                     (
                         "reference: the file opened and closed per flush (`--duckdb_hold_seconds 0`)",
                         harness.cell(r["unheld"]["rows_per_s"] for r in results),

@@ -9,7 +9,7 @@ import pytest
 from bench import harness
 from bench.backfill import scaled_copy
 from bench.streaming_drain import flush_rate
-from bench.upsert_flush import statement_label
+from bench.upsert_flush import final_snapshots, newer_snapshots, statement_label
 
 
 def test_percentile_interpolates_between_closest_ranks():
@@ -123,6 +123,27 @@ def test_statement_label_names_the_step_and_table():
     assert statement_label("SELECT o.order_id, o._sequence, o._event_id FROM t") == "SELECT stored versions"
     assert statement_label("SET TimeZone = 'UTC'") == "SET"
     assert statement_label("") == "?"
+
+
+def test_the_live_flushes_replace_stored_orders_and_drop_lines(tmp_path: Path):
+    from beam_pipelines.sinks.duckdb import DuckDBWarehouse
+    from beam_pipelines.sinks.fold import classify
+    from warehouse.connection import connect
+
+    loaded = final_snapshots(60)
+    newer = newer_snapshots(loaded, 20)
+    warehouse = DuckDBWarehouse(str(tmp_path / "w.duckdb"))
+    warehouse.prepare()
+    warehouse.upsert(loaded)
+    stored = warehouse.upsert(newer)
+    assert len({s.order_id for s in newer}) == 20 and set(classify(newer, stored)) == {"applied"}
+    before = {s.order_id: len(s.items) for s in loaded}
+    dropped = sum(before[s.order_id] > 1 for s in newer)
+    with connect(tmp_path / "w.duckdb", read_only=True) as connection:
+        (items,) = connection.execute("SELECT count(*) FROM orders_rt.order_items").fetchone()
+        (live,) = connection.execute("SELECT count(*) FROM orders_rt.orders WHERE _event_id LIKE '%-live'").fetchone()
+    assert dropped > 0  # some orders lose a line: the flush deletes as well as inserts
+    assert (items, live) == (sum(before.values()) - dropped, 20)
 
 
 def test_scaled_copy_repeats_events_under_new_ids(tmp_path: Path):
