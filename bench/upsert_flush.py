@@ -82,7 +82,11 @@ class _TimedResult:
 
 
 def statement_label(sql: str) -> str:
-    """``MERGE INTO "orders_rt"."order_items" …`` -> ``MERGE order_items``; ``SET TimeZone…`` -> ``SET``."""
+    """``MERGE INTO "orders_rt"."order_items" …`` -> ``MERGE order_items``; ``SET TimeZone…`` -> ``SET``; several
+    statements in one call -> their labels joined by `` + ``."""
+    parts = [part for part in sql.split(";") if part.strip()]
+    if len(parts) > 1:
+        return " + ".join(statement_label(part) for part in parts)
     words = sql.split()
     if not words:
         return "?"
@@ -343,7 +347,10 @@ def arrow_ms(result: dict) -> float:
 
 
 ORDER = (
-    ARROW_STEP, "open (duckdb.connect)", "SET", "register", "BEGIN", "SELECT stored versions", "DELETE orders",
+    ARROW_STEP, "open (duckdb.connect)", "SET", "register", "BEGIN", "SELECT stored versions",
+    "BEGIN + SELECT stored versions", "DELETE orders + DELETE order_items + DELETE order_payments + INSERT orders + "
+    "INSERT order_items + INSERT order_payments + COMMIT", "INSERT orders + INSERT order_items + INSERT "
+    "order_payments + COMMIT", "DELETE orders",
     "DELETE order_items", "DELETE order_payments", "INSERT orders", "INSERT order_items", "INSERT order_payments",
     "COMMIT", "INSERT pipeline_metrics", "INSERT order_events_dead_letter", "close (+ checkpoint)",
 )  # fmt: skip

@@ -154,43 +154,42 @@ class DuckDBWarehouse:
                 ORDER_PAYMENTS: arrow_batch(ORDER_PAYMENTS, [row for s in snapshots for row in s.payments]),
             }
             with self._connection(self.lock_timeout) as connection:
-                connection.register(staged(ORDERS), batches[ORDERS])  # stored_versions reads its order ids
-                connection.execute("BEGIN TRANSACTION")
+                for name, batch in batches.items():
+                    connection.register(staged(name), batch)
+                # Statements go to DuckDB in two calls, not one each: every call gives up the GIL and waits for
+                # it again, behind the pipeline's other threads (pull, acks, reads).
                 stored = {
                     order_id: StoredVersion(sequence, event_id)
-                    for order_id, sequence, event_id in connection.execute(self.sql.stored_versions()).fetchall()
+                    for order_id, sequence, event_id in connection.execute(
+                        f"BEGIN TRANSACTION; {self.sql.stored_versions()}"
+                    ).fetchall()
                 }
-                registered = self._replace(connection, batches, replacing(snapshots, stored), stored)
-                connection.execute("COMMIT")
-                for name in {staged(ORDERS), *registered}:
+                winners = replacing(snapshots, stored)
+                replaced = [s.order_id for s in winners if s.order_id in stored]
+                connection.execute(";\n".join([*self._writes(connection, batches, winners, replaced), "COMMIT"]))
+                for name in (*map(staged, batches), *([self.sql.REPLACED] if replaced else [])):
                     connection.unregister(name)
         return stored
 
-    def _replace(
+    def _writes(
         self,
         connection: duckdb.DuckDBPyConnection,
         batches: dict[str, pa.Table],
         winners: Sequence[SnapshotRows],
-        stored: Mapping[str, StoredVersion],
+        replaced: Sequence[str],
     ) -> list[str]:
-        """Inside the flush's transaction: delete what the orders ``winners`` replace hold, insert their rows.
-        Returns the names it registered."""
+        """The statements that delete what the ``replaced`` orders hold and insert the rows of ``winners``, after
+        registering what they read: the replaced order ids, and the batches again when some snapshots of the
+        batch write nothing."""
         if len(winners) < batches[ORDERS].num_rows:  # stale, duplicate or conflicting winners write nothing
             kept = pa.array([s.order_id for s in winners], pa.string())
-            batches = {name: _only(batch, kept) for name, batch in batches.items()}
-        registered = []
-        replaced = [s.order_id for s in winners if s.order_id in stored]
+            for name, batch in batches.items():
+                connection.register(staged(name), _only(batch, kept))
+        deletes = []
         if replaced:
             connection.register(self.sql.REPLACED, pa.table({"order_id": pa.array(replaced, pa.string())}))
-            registered.append(self.sql.REPLACED)
-            for name in batches:
-                connection.execute(self.sql.delete_replaced(name))
-        for name, batch in batches.items():
-            if batch.num_rows:
-                connection.register(staged(name), batch)
-                registered.append(staged(name))
-                connection.execute(self.sql.insert(name))
-        return registered
+            deletes = [self.sql.delete_replaced(name) for name in batches]
+        return deletes + [self.sql.insert(name) for name in batches]
 
     def write_dead_letters(self, rows: Sequence[dict[str, Any]]) -> None:
         with _classified(self.path):

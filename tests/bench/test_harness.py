@@ -123,6 +123,8 @@ def test_statement_label_names_the_step_and_table():
     assert statement_label("SELECT o.order_id, o._sequence, o._event_id FROM t") == "SELECT stored versions"
     assert statement_label("SET TimeZone = 'UTC'") == "SET"
     assert statement_label("") == "?"
+    script = 'DELETE FROM "s"."orders" WHERE x;\nINSERT INTO "s"."orders" (a) SELECT a FROM b;\nCOMMIT'
+    assert statement_label(script) == "DELETE orders + INSERT orders + COMMIT"
 
 
 def test_the_live_flushes_replace_stored_orders_and_drop_lines(tmp_path: Path):
