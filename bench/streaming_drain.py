@@ -7,6 +7,11 @@ three-table upsert into a fresh DuckDB file, ack after commit) drains the other.
 backlog, published with ordering keys (order_id), also goes to a subscription with message ordering on. The
 variants alternate from run to run. Pipeline rate: the events its flushes committed, by ``pipeline_metrics``
 (``valid`` per flush's ``written_at``), after the first flush until the last (start-up excluded).
+
+A third subscription measures the ceiling that Beam's local runner and the read leave for the project's own
+work: the same read (``ReadFromSubscriptionLocally``) on the same runner, then as many steps as the pipeline has
+(validate, rows, sink) doing nothing but pass the message on, and a sink that acks each batch as the real one
+does after its commit, writing nothing (``--role runner``, rate from its flushes in the same way).
 """
 
 from __future__ import annotations
@@ -80,19 +85,75 @@ def drain(running, subscription: str, directory: Path, name: str, profile: Path 
     return {"rate": flush_rate(commits), "committed": sum(n for _, n in commits), "wall": wall, "cpu": cpu}
 
 
+def runner_role(subscription: str, out: Path) -> int:
+    """The read and Beam's local runner alone: pass-through steps, a sink that acks each batch and writes nothing
+    but a line to ``out`` per flush (its time and message count: the DoFn is a pickled copy, so a file, not a
+    list, carries them back)."""
+    import time
+
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from beam_pipelines.acks import SubscriptionAcker
+    from beam_pipelines.local_runner import patch_fn_runner_monitoring_leak
+    from beam_pipelines.options import DEFAULT_BATCH_SIZE
+    from beam_pipelines.transforms.batching import BatchingSinkFn
+    from beam_pipelines.transforms.local_pubsub import ReadFromSubscriptionLocally
+
+    class NoWarehouse:
+        def prepare(self) -> None:
+            pass
+
+        def write_metrics(self, rows) -> None:
+            pass
+
+    class AckOnlySinkFn(BatchingSinkFn):
+        def write(self, batch):
+            with out.open("a") as flushes:
+                flushes.write(f"{time.time()} {len(batch)}\n")
+            return [], [message.ack_id for message in batch]
+
+    out.write_text("")
+    patch_fn_runner_monitoring_leak()
+    options = PipelineOptions(["--runner", "FnApiRunner", "--streaming"])
+    with beam.Pipeline(options=options) as pipeline:
+        _ = (
+            pipeline
+            | ReadFromSubscriptionLocally(subscription, max_idle_seconds=IDLE_SECONDS)
+            | "Validate" >> beam.Map(lambda message: message)
+            | "Rows" >> beam.Map(lambda message: message)
+            | "Sink" >> beam.ParDo(AckOnlySinkFn(NoWarehouse(), DEFAULT_BATCH_SIZE, SubscriptionAcker(subscription)))
+        )
+    return 0
+
+
+def runner_only(running, subscription: str, directory: Path) -> dict:
+    out = directory / "runner-flushes.txt"
+    command = harness.python("-m", "bench.streaming_drain", "--role", "runner", "--subscription", subscription)
+    log = directory / "runner.log"
+    code, wall, _rss, cpu = harness.run_timed([*command, "--out", str(out)], log, env=running.environment())
+    if code != 0:
+        raise RuntimeError(f"runner: exited with {code}: {harness.log_tail(log)}")
+    flushes = [(float(at), int(n)) for at, n in (line.split() for line in out.read_text().splitlines())]
+    return {"rate": flush_rate(flushes), "committed": sum(n for _, n in flushes), "wall": wall, "cpu": cpu}
+
+
 def one_run(index: int, messages: list, ordered: bool, directory: Path, profile: Path | None = None) -> dict:
     directory.mkdir(parents=True)
     with harness.own_emulator(directory / "emulator") as running:
-        harness.create_topic(running, "orders", {"orders-bare": False, "orders-pipeline": False})
+        subscriptions = {"orders-bare": False, "orders-pipeline": False, "orders-runner": False}
+        harness.create_topic(running, "orders", subscriptions)
         harness.publish_backlog(running.topic("orders"), messages, ordering_keys=False)
         result: dict = {}
-        steps = [("bare", None), ("pipeline", None)]
+        steps = ["bare", "pipeline", "runner"]
         if index % 2:
             steps.reverse()
-        for step, _ in steps:
+        for step in steps if profile is None else ["pipeline"]:
             print(f"  run {index + 1}: {step} …", file=sys.stderr, flush=True)
             if step == "bare":
                 result["bare"] = harness.bare_pull_ack(running.subscription("orders-bare"), len(messages))
+            elif step == "runner":
+                result["runner"] = runner_only(running, running.subscription("orders-runner"), directory)
             else:
                 result["pipeline"] = drain(running, "orders-pipeline", directory, "unordered", profile)
         if ordered:
@@ -111,7 +172,8 @@ def measure(events: int, runs: int, ordered: bool) -> tuple[list[dict], dict | N
             results.append(one_run(index, messages, ordered, Path(tmp) / f"run{index}"))
             r = results[-1]
             print(
-                f"  bare {r['bare']:,.0f}/s, pipeline {r['pipeline']['rate'] or 0:,.0f}/s"
+                f"  bare {r['bare']:,.0f}/s, pipeline {r['pipeline']['rate'] or 0:,.0f}/s, runner and read alone "
+                f"{r['runner']['rate'] or 0:,.0f}/s"
                 + (f", ordered {r['ordered']['rate'] or 0:,.0f}/s" if "ordered" in r else ""),
                 file=sys.stderr,
                 flush=True,
@@ -127,8 +189,8 @@ def measure(events: int, runs: int, ordered: bool) -> tuple[list[dict], dict | N
     return results, profiled
 
 
-def _ratios(results: list[dict]) -> list[float | None]:
-    return [r["pipeline"]["rate"] / r["bare"] if r["pipeline"]["rate"] else None for r in results]
+def _ratios(results: list[dict], variant: str = "pipeline") -> list[float | None]:
+    return [r[variant]["rate"] / r["bare"] if r[variant]["rate"] else None for r in results]
 
 
 def section(results: list[dict], profiled: dict | None, events: int, argv: list[str]) -> harness.Section:
@@ -139,6 +201,11 @@ def section(results: list[dict], profiled: dict | None, events: int, argv: list[
             "pipeline, unordered subscription",
             harness.cell(r["pipeline"]["rate"] for r in results),
             harness.cell(ratios, "{:.2f}"),
+        ),
+        (
+            "reference: the read and Beam's local runner alone (pass-through steps, acks, no validation, no writes)",
+            harness.cell(r["runner"]["rate"] for r in results),
+            harness.cell(_ratios(results, "runner"), "{:.2f}"),
         ),
     ]
     if all("ordered" in r for r in results):
@@ -151,9 +218,8 @@ def section(results: list[dict], profiled: dict | None, events: int, argv: list[
                 ),
             )
         )
-    committed = {r["pipeline"]["committed"] for r in results} | {
-        r["ordered"]["committed"] for r in results if "ordered" in r
-    }
+    variants = ("pipeline", "runner", "ordered")
+    committed = {r[variant]["committed"] for r in results for variant in variants if variant in r}
     median_ratio = harness.median_range(ratios)
     result = harness.Section(
         key="streaming_drain",
@@ -162,7 +228,9 @@ def section(results: list[dict], profiled: dict | None, events: int, argv: list[
         setup=(
             f"{len(results)} runs, each on an emulator of its own: a backlog of {events:,} generated events, drained "
             "by a bare pull(1000)+ack loop and by the streaming pipeline (full validation, three-table upsert, ack "
-            "after commit) in alternating order; pipeline rate from `pipeline_metrics` after its first flush. "
+            "after commit) in alternating order; pipeline rate from `pipeline_metrics` after its first flush. The "
+            "reference drains a third subscription with the same read and runner, pass-through steps and a sink that "
+            "acks each batch and writes nothing: the ceiling Beam's local runner leaves for the project's work. "
             "Cells: median (range) over runs; ratios per run."
         ),
         tables=[harness.table(("Drain", "msgs/s", "vs bare loop, same run"), rows)],
@@ -170,7 +238,7 @@ def section(results: list[dict], profiled: dict | None, events: int, argv: list[
             harness.Goal("pipeline drain / bare pull+ack", median_ratio and median_ratio[0], GOAL_RATIO, fmt="{:.2f}")
         ],
         notes=[
-            f"Events committed per pipeline run (all must equal {events:,}): "
+            f"Events committed (or acked, by the reference) per pipeline run (all must equal {events:,}): "
             + ", ".join(f"{c:,}" for c in sorted(committed))
             + "."
         ],
@@ -192,7 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs (default 3)")
     parser.add_argument("--ordered", action="store_true", help="also drain an ordered subscription")
     parser.add_argument("--write", metavar="FILE", help="replace this benchmark's section in FILE")
+    parser.add_argument("--role", choices=("runner",), help=argparse.SUPPRESS)
+    parser.add_argument("--subscription", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.role == "runner":
+        return runner_role(args.subscription, args.out)
     results, profiled = measure(args.events, args.runs, args.ordered)
     harness.publish_section(section(results, profiled, args.events, argv), args.write)
     return 0
