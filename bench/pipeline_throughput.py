@@ -159,7 +159,7 @@ def run(orders: int, upsert_orders: int, repeats: int) -> str:
         "",
         f"DuckDB upsert of the final snapshots of {len(latest):,} orders "
         f"({by_batch[1000][1]:,} rows over orders, items and payments), one connection and one transaction per "
-        "flush, guarded MERGE + DELETE as the sink runs them:",
+        "flush, through the sink's own DuckDBWarehouse.upsert:",
         "",
         "| Write | rows/s | vs executemany |",
         "|---|---:|---:|",
