@@ -9,7 +9,7 @@ import pytest
 from bench import harness
 from bench.backfill import scaled_copy
 from bench.streaming_drain import flush_rate
-from bench.upsert_flush import final_snapshots, newer_snapshots, statement_label
+from bench.upsert_flush import final_snapshots, newer_snapshots, statement_label, step_rank
 
 
 def test_percentile_interpolates_between_closest_ranks():
@@ -125,6 +125,13 @@ def test_statement_label_names_the_step_and_table():
     assert statement_label("") == "?"
     script = 'DELETE FROM "s"."orders" WHERE x;\nINSERT INTO "s"."orders" (a) SELECT a FROM b;\nCOMMIT'
     assert statement_label(script) == "DELETE orders + INSERT orders + COMMIT"
+    steps = ["unregister", "INSERT orders + COMMIT", "BEGIN + SELECT stored versions", "DELETE orders + COMMIT"]
+    assert sorted(steps, key=step_rank) == [
+        "BEGIN + SELECT stored versions",
+        "DELETE orders + COMMIT",
+        "INSERT orders + COMMIT",
+        "unregister",
+    ]
 
 
 def test_the_live_flushes_replace_stored_orders_and_drop_lines(tmp_path: Path):
