@@ -14,12 +14,13 @@ import platform
 import pstats
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -339,10 +340,34 @@ def python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
+def run_main(main: Callable[[], int]) -> None:
+    """Run a benchmark's ``main`` (its ``__main__``) so that SIGTERM and SIGHUP unwind it as Ctrl-C does: the
+    ``finally`` blocks that started an emulator or a child process then stop it, by its PID, instead of leaving it
+    running after the benchmark is gone."""
+
+    def interrupt(signum: int, _frame) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+    sys.exit(main())
+
+
+def stop_session(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop ``process``, started in a session of its own, with what it started: SIGTERM to its process group,
+    SIGKILL after ``timeout`` seconds; reaped either way."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=wait)
+            return
+
+
 def run_timed(command: list[str], log: Path, env: dict[str, str] | None = None, timeout: float = 3600) -> tuple:
     """Run ``command`` to its end in its own session: (exit code, wall seconds, peak RSS MiB, CPU seconds).
     Peak RSS is the process's own high-water mark, read from /proc every 20 ms while it runs (so a peak in its
-    last 20 ms may be missed)."""
+    last 20 ms may be missed). Interrupted (Ctrl-C, or a signal through ``run_main``), it stops the command too."""
     started = time.perf_counter()
     with log.open("ab") as handle:
         process = subprocess.Popen(
@@ -350,16 +375,20 @@ def run_timed(command: list[str], log: Path, env: dict[str, str] | None = None, 
         )
     deadline = time.monotonic() + timeout
     peak = 0.0
-    while True:
-        peak = max(peak, peak_rss_mib(process.pid) or 0.0)
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid == process.pid:
-            break
-        if time.monotonic() > deadline:
-            os.killpg(process.pid, 9)
-            _, status, usage = os.wait4(process.pid, 0)
-            break
-        time.sleep(0.02)
+    try:
+        while True:
+            peak = max(peak, peak_rss_mib(process.pid) or 0.0)
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid == process.pid:
+                break
+            if time.monotonic() > deadline:
+                os.killpg(process.pid, signal.SIGKILL)
+                _, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.02)
+    except BaseException:
+        stop_session(process)
+        raise
     process.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
     # Not wait4's ru_maxrss: Linux starts a child's at its parent's peak when it forks (and keeps the larger

@@ -32,6 +32,7 @@ from beam_pipelines.sinks.duckdb import DuckDBWarehouse
 from beam_pipelines.sinks.fold import batch_winners
 from beam_pipelines.transforms.parse import VALID, ParseAndValidate
 from beam_pipelines.transforms.rows import ROWS, ToRows, snapshot_rows
+from bench import harness
 from bench.sections import replace_section
 from publishers.stream import MessageStream, StreamSettings
 from schemas import event_schema
@@ -195,4 +196,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run_main(main)

@@ -12,7 +12,7 @@ import argparse
 import sys
 import time
 
-from bench import backfill, dbt_build, schema_check, streaming_drain, upsert_flush, visible_latency
+from bench import backfill, dbt_build, harness, schema_check, streaming_drain, upsert_flush, visible_latency
 
 FULL = {
     streaming_drain: ["--events", "30000", "--runs", "3", "--ordered"],
@@ -53,4 +53,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run_main(main)

@@ -12,6 +12,11 @@ A third subscription measures the ceiling that Beam's local runner and the read 
 work: the same read (``ReadFromSubscriptionLocally``) on the same runner, then as many steps as the pipeline has
 (validate, rows, sink) doing nothing but pass the message on, and a sink that acks each batch as the real one
 does after its commit, writing nothing (``--role runner``, rate from its flushes in the same way).
+
+A fourth measure, with no transport and no runner, is the ceiling of one process: the pipeline's own steps
+(``ParseAndValidateFn``, ``ToRowsFn``, ``UpsertSnapshotsFn`` on the warehouse the options build) called in a plain
+loop on the same backlog, in bundles of the read's size (``--role work``, rate from its ``pipeline_metrics`` as
+for the pipeline). The pipeline cannot drain faster than its steps' own work.
 """
 
 from __future__ import annotations
@@ -127,6 +132,63 @@ def runner_role(subscription: str, out: Path) -> int:
     return 0
 
 
+def work_role(events: int, warehouse: Path, bundle: int | None = None) -> int:
+    """The pipeline's steps alone on the backlog: each message through validation, rows and the sink's buffer,
+    a bundle ending (and flushing) every ``bundle`` messages (default: as many as the local read's bundles hold)."""
+    from apache_beam import pvalue
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from beam_pipelines.messages import ReceivedMessage
+    from beam_pipelines.options import DEFAULT_BATCH_SIZE
+    from beam_pipelines.pipeline import make_warehouse
+    from beam_pipelines.transforms.local_pubsub import MAX_MESSAGES_PER_BUNDLE
+    from beam_pipelines.transforms.parse import ParseAndValidateFn
+    from beam_pipelines.transforms.rows import ToRowsFn
+    from beam_pipelines.transforms.upsert import UpsertSnapshotsFn
+
+    messages = [
+        ReceivedMessage(m.data, dict(m.attributes), message_id=str(number))
+        for number, m in enumerate(backlog(events), start=1)
+    ]
+    warehouse_of_options = make_warehouse(PipelineOptions(["--duckdb_path", str(warehouse)]))
+    validate, rows, sink = ParseAndValidateFn(), ToRowsFn(), UpsertSnapshotsFn(warehouse_of_options, DEFAULT_BATCH_SIZE)
+    for step in (validate, rows, sink):
+        step.setup()
+    bundle = bundle or MAX_MESSAGES_PER_BUNDLE
+    failed = 0
+
+    def main_outputs(step, element):
+        nonlocal failed
+        for output in step.process(element):
+            if isinstance(output, pvalue.TaggedOutput):  # a dead letter: none is expected from this backlog
+                failed += 1
+            else:
+                yield output
+
+    for start in range(0, len(messages), bundle):
+        sink.start_bundle()
+        for message in messages[start : start + bundle]:
+            for snapshot in main_outputs(validate, message):
+                for row in main_outputs(rows, snapshot):
+                    failed += len(list(sink.process(row)))
+        failed += len(list(sink.finish_bundle()))
+    sink.teardown()
+    if failed:
+        print(f"work: {failed} of {len(messages):,} messages failed a step", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def work_only(events: int, directory: Path) -> dict:
+    warehouse = directory / "work.duckdb"
+    command = harness.python("-m", "bench.streaming_drain", "--role", "work", "--events", str(events))
+    log = directory / "work.log"
+    code, wall, _rss, cpu = harness.run_timed([*command, "--out", str(warehouse)], log)
+    if code != 0:
+        raise RuntimeError(f"work: exited with {code}: {harness.log_tail(log)}")
+    commits = commits_of(warehouse)
+    return {"rate": flush_rate(commits), "committed": sum(n for _, n in commits), "wall": wall, "cpu": cpu}
+
+
 def runner_only(running, subscription: str, directory: Path) -> dict:
     out = directory / "runner-flushes.txt"
     command = harness.python("-m", "bench.streaming_drain", "--role", "runner", "--subscription", subscription)
@@ -145,7 +207,7 @@ def one_run(index: int, messages: list, ordered: bool, directory: Path, profile:
         harness.create_topic(running, "orders", subscriptions)
         harness.publish_backlog(running.topic("orders"), messages, ordering_keys=False)
         result: dict = {}
-        steps = ["bare", "pipeline", "runner"]
+        steps = ["bare", "pipeline", "runner", "work"]
         if index % 2:
             steps.reverse()
         for step in steps if profile is None else ["pipeline"]:
@@ -154,6 +216,8 @@ def one_run(index: int, messages: list, ordered: bool, directory: Path, profile:
                 result["bare"] = harness.bare_pull_ack(running.subscription("orders-bare"), len(messages))
             elif step == "runner":
                 result["runner"] = runner_only(running, running.subscription("orders-runner"), directory)
+            elif step == "work":
+                result["work"] = work_only(len(messages), directory)
             else:
                 result["pipeline"] = drain(running, "orders-pipeline", directory, "unordered", profile)
         if ordered:
@@ -173,7 +237,7 @@ def measure(events: int, runs: int, ordered: bool) -> tuple[list[dict], dict | N
             r = results[-1]
             print(
                 f"  bare {r['bare']:,.0f}/s, pipeline {r['pipeline']['rate'] or 0:,.0f}/s, runner and read alone "
-                f"{r['runner']['rate'] or 0:,.0f}/s"
+                f"{r['runner']['rate'] or 0:,.0f}/s, the steps alone {r['work']['rate'] or 0:,.0f}/s"
                 + (f", ordered {r['ordered']['rate'] or 0:,.0f}/s" if "ordered" in r else ""),
                 file=sys.stderr,
                 flush=True,
@@ -207,6 +271,12 @@ def section(results: list[dict], profiled: dict | None, events: int, argv: list[
             harness.cell(r["runner"]["rate"] for r in results),
             harness.cell(_ratios(results, "runner"), "{:.2f}"),
         ),
+        (
+            "ceiling of one process: the pipeline's steps alone in a plain loop (validation, rows, DuckDB sink; no "
+            "transport, no runner)",
+            harness.cell(r["work"]["rate"] for r in results),
+            harness.cell(_ratios(results, "work"), "{:.2f}"),
+        ),
     ]
     if all("ordered" in r for r in results):
         rows.append(
@@ -218,9 +288,13 @@ def section(results: list[dict], profiled: dict | None, events: int, argv: list[
                 ),
             )
         )
-    variants = ("pipeline", "runner", "ordered")
+    variants = ("pipeline", "runner", "work", "ordered")
     committed = {r[variant]["committed"] for r in results for variant in variants if variant in r}
     median_ratio = harness.median_range(ratios)
+    of_work = [
+        r["pipeline"]["rate"] / r["work"]["rate"] if r["pipeline"]["rate"] and r["work"]["rate"] else None
+        for r in results
+    ]
     result = harness.Section(
         key="streaming_drain",
         title="Streaming backlog drain vs the transport (bare pull + ack)",
@@ -231,6 +305,8 @@ def section(results: list[dict], profiled: dict | None, events: int, argv: list[
             "after commit) in alternating order; pipeline rate from `pipeline_metrics` after its first flush. The "
             "reference drains a third subscription with the same read and runner, pass-through steps and a sink that "
             "acks each batch and writes nothing: the ceiling Beam's local runner leaves for the project's work. "
+            "The ceiling of one process runs the pipeline's own steps on the same backlog in a plain loop, in "
+            "bundles of the read's size, with no emulator or runner involved. "
             "Cells: median (range) over runs; ratios per run."
         ),
         tables=[harness.table(("Drain", "msgs/s", "vs bare loop, same run"), rows)],
@@ -238,9 +314,11 @@ def section(results: list[dict], profiled: dict | None, events: int, argv: list[
             harness.Goal("pipeline drain / bare pull+ack", median_ratio and median_ratio[0], GOAL_RATIO, fmt="{:.2f}")
         ],
         notes=[
+            f"The pipeline drained at {harness.cell(of_work, '{:.2f}x')} of its steps' own rate, same run (median, "
+            "range): what the read, the transport and Beam's runner take on top of the project's work.",
             f"Events committed (or acked, by the reference) per pipeline run (all must equal {events:,}): "
             + ", ".join(f"{c:,}" for c in sorted(committed))
-            + "."
+            + ".",
         ],
     )
     if profiled:
@@ -260,16 +338,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs (default 3)")
     parser.add_argument("--ordered", action="store_true", help="also drain an ordered subscription")
     parser.add_argument("--write", metavar="FILE", help="replace this benchmark's section in FILE")
-    parser.add_argument("--role", choices=("runner",), help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=("runner", "work"), help=argparse.SUPPRESS)
     parser.add_argument("--subscription", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role == "runner":
         return runner_role(args.subscription, args.out)
+    if args.role == "work":
+        return work_role(args.events, args.out)
     results, profiled = measure(args.events, args.runs, args.ordered)
     harness.publish_section(section(results, profiled, args.events, argv), args.write)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run_main(main)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from bench import harness
 from bench.backfill import scaled_copy
-from bench.streaming_drain import flush_rate
+from bench.streaming_drain import backlog, commits_of, flush_rate, work_role
 from bench.upsert_flush import final_snapshots, newer_snapshots, statement_label, step_rank
 
 
@@ -116,6 +117,25 @@ def test_flush_rate_leaves_the_first_flush_out():
     assert flush_rate([]) is None
 
 
+def test_the_work_role_runs_the_pipeline_steps_on_the_whole_backlog(tmp_path: Path):
+    """The drain's one-process ceiling goes through the pipeline's own steps and warehouse: each event of the
+    backlog is committed once, as pipeline_metrics counts it, and each order holds its newest snapshot."""
+    from warehouse.connection import connect
+
+    events = 600
+    assert work_role(events, tmp_path / "w.duckdb", bundle=250) == 0  # three bundles, so three flushes
+    commits = commits_of(tmp_path / "w.duckdb")
+    newest: dict[str, int] = {}
+    for message in backlog(events):
+        event = json.loads(message.data)
+        order_id = event["order"]["order_id"]
+        newest[order_id] = max(newest.get(order_id, 0), event["sequence"])
+    with connect(tmp_path / "w.duckdb", read_only=True) as connection:
+        stored = dict(connection.execute("SELECT order_id, _sequence FROM orders_rt.orders").fetchall())
+    assert len(commits) == 3 and sum(n for _, n in commits) == events
+    assert stored == newest and len(newest) < events  # some orders got several snapshots
+
+
 def test_statement_label_names_the_step_and_table():
     assert statement_label('MERGE INTO "orders_rt"."order_items" AS t USING x') == "MERGE order_items"
     assert statement_label('DELETE FROM "orders_rt"."orders" AS t WHERE') == "DELETE orders"
@@ -156,8 +176,6 @@ def test_the_live_flushes_replace_stored_orders_and_drop_lines(tmp_path: Path):
 
 
 def test_scaled_copy_repeats_events_under_new_ids(tmp_path: Path):
-    import json
-
     source = tmp_path / "events.jsonl"
     event = {
         "event_id": "e" * 36,
@@ -201,3 +219,41 @@ def test_run_timed_reports_the_childs_own_peak_memory_not_the_parents(tmp_path: 
     )
     assert code == 0 and len(held) == 400 << 20
     assert 50 <= peak_mib < 200
+
+
+def test_a_terminated_benchmark_stops_the_process_it_runs(tmp_path: Path):
+    """SIGTERM to a benchmark (through ``run_main``) stops the child ``run_timed`` started in a session of its
+    own, which the signal itself does not reach."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    child = [
+        sys.executable,
+        "-c",
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(300)",
+    ]
+    script = (
+        "from pathlib import Path; from bench import harness; "
+        f"harness.run_main(lambda: harness.run_timed({child!r}, Path({str(tmp_path / 'child.log')!r}))[0])"
+    )
+    benchmark = subprocess.Popen([sys.executable, "-c", script], cwd=harness.REPO_ROOT)
+    child_pid = None
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert benchmark.poll() is None and time.monotonic() < deadline, "the child never started"
+            time.sleep(0.05)
+        child_pid = int(pid_file.read_text())
+        benchmark.send_signal(signal.SIGTERM)
+        assert benchmark.wait(timeout=60) != 0
+        assert not Path(f"/proc/{child_pid}").exists()  # stopped and reaped by the benchmark before it ended
+    finally:
+        if benchmark.poll() is None:
+            benchmark.kill()
+            benchmark.wait()
+        if child_pid is not None and Path(f"/proc/{child_pid}").exists():
+            os.kill(child_pid, signal.SIGKILL)
