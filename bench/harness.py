@@ -408,6 +408,24 @@ def peak_rss_mib(pid: int) -> float | None:
     return None
 
 
+def session_cpu_seconds(session: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of ``session`` (a process started with
+    ``start_new_session``, as the emulator is, leads a session whose id is its PID: the launcher and its JVM)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[3]) == session:  # state, ppid, pgrp, session, …, utime (12th), stime (13th)
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def log_tail(log: Path, chars: int = 3000) -> str:
     with contextlib.suppress(OSError):
         return log.read_text(errors="replace")[-chars:]

@@ -22,6 +22,7 @@ for the pipeline). The pipeline cannot drain faster than its steps' own work.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -213,7 +214,9 @@ def one_run(index: int, messages: list, ordered: bool, directory: Path, profile:
         for step in steps if profile is None else ["pipeline"]:
             print(f"  run {index + 1}: {step} …", file=sys.stderr, flush=True)
             if step == "bare":
+                before = harness.session_cpu_seconds(running.pid)
                 result["bare"] = harness.bare_pull_ack(running.subscription("orders-bare"), len(messages))
+                result["emulator_cpu_us"] = 1e6 * (harness.session_cpu_seconds(running.pid) - before) / len(messages)
             elif step == "runner":
                 result["runner"] = runner_only(running, running.subscription("orders-runner"), directory)
             elif step == "work":
@@ -251,6 +254,12 @@ def measure(events: int, runs: int, ordered: bool) -> tuple[list[dict], dict | N
             tool, inclusive, own = harness.read_profile(out, within=BUNDLE_FRAME)
             profiled = {"tool": tool, "inclusive": inclusive, "own": own}
     return results, profiled
+
+
+def cpu_budget_us(bare_rate: float, emulator_cpu_us: float, cores: int, ratio: float = GOAL_RATIO) -> float:
+    """CPU µs per event the machine's ``cores`` leave for the pipeline at ``ratio`` of the bare loop's rate, once
+    the emulator has had its own CPU per message (measured while the bare loop drained it)."""
+    return cores * 1e6 / (ratio * bare_rate) - emulator_cpu_us
 
 
 def _ratios(results: list[dict], variant: str = "pipeline") -> list[float | None]:
@@ -295,6 +304,9 @@ def section(results: list[dict], profiled: dict | None, events: int, argv: list[
         r["pipeline"]["rate"] / r["work"]["rate"] if r["pipeline"]["rate"] and r["work"]["rate"] else None
         for r in results
     ]
+    cores = os.cpu_count() or 1
+    budget = [cpu_budget_us(r["bare"], r["emulator_cpu_us"], cores) for r in results]
+    steps_us = [1e6 / r["work"]["rate"] if r["work"]["rate"] else None for r in results]
     result = harness.Section(
         key="streaming_drain",
         title="Streaming backlog drain vs the transport (bare pull + ack)",
@@ -316,6 +328,11 @@ def section(results: list[dict], profiled: dict | None, events: int, argv: list[
         notes=[
             f"The pipeline drained at {harness.cell(of_work, '{:.2f}x')} of its steps' own rate, same run (median, "
             "range): what the read, the transport and Beam's runner take on top of the project's work.",
+            f"CPU at the goal: the emulator used {harness.cell((r['emulator_cpu_us'] for r in results), '{:.0f}')} µs "
+            f"of CPU per message while the bare loop drained it; at {GOAL_RATIO} of the bare loop's rate, the "
+            f"{cores} cores leave {harness.cell(budget, '{:.0f}')} µs per event for all of the pipeline's work (read, "
+            f"acks, runner and steps, in any number of processes), against {harness.cell(steps_us, '{:.0f}')} µs for "
+            "its steps alone (median, range).",
             f"Events committed (or acked, by the reference) per pipeline run (all must equal {events:,}): "
             + ", ".join(f"{c:,}" for c in sorted(committed))
             + ".",

@@ -9,7 +9,7 @@ import pytest
 
 from bench import harness
 from bench.backfill import scaled_copy
-from bench.streaming_drain import backlog, commits_of, flush_rate, work_role
+from bench.streaming_drain import backlog, commits_of, cpu_budget_us, flush_rate, work_role
 from bench.upsert_flush import final_snapshots, newer_snapshots, statement_label, step_rank
 
 
@@ -257,3 +257,45 @@ def test_a_terminated_benchmark_stops_the_process_it_runs(tmp_path: Path):
             benchmark.wait()
         if child_pid is not None and Path(f"/proc/{child_pid}").exists():
             os.kill(child_pid, signal.SIGKILL)
+
+
+def test_cpu_budget_is_what_the_cores_leave_at_the_goal_rate_after_the_emulator():
+    # half of 20,000 messages/s is 10,000 events/s: 2 cores give 200 µs of CPU per event, the emulator takes 50
+    assert cpu_budget_us(20_000, 50, cores=2) == pytest.approx(150)
+    assert cpu_budget_us(20_000, 50, cores=2, ratio=1.0) == pytest.approx(50)
+
+
+def test_session_cpu_counts_every_process_of_the_session(tmp_path: Path):
+    """A child in a session of its own burns CPU in itself and in a grandchild; the session's CPU covers both, as
+    each reports with its own ``time.process_time()``."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "burn.py"
+    script.write_text(
+        "import subprocess, sys, time\n"
+        "if len(sys.argv) > 2:\n"
+        "    subprocess.Popen([sys.executable, sys.argv[0], sys.argv[2]])\n"
+        "while time.process_time() < 0.3:\n"
+        "    pass\n"
+        "open(sys.argv[1], 'w').write(str(time.process_time()))\n"
+        "time.sleep(300)\n"
+    )
+    reports = [tmp_path / "parent", tmp_path / "child"]
+    command = [sys.executable, str(script), *map(str, reports)]
+    session = subprocess.Popen(command, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not all(r.exists() and r.read_text() for r in reports):
+            assert session.poll() is None and time.monotonic() < deadline, "the session's processes did not report"
+            time.sleep(0.05)
+        reported = sum(float(r.read_text()) for r in reports)
+        assert reported >= 0.6
+        # clock ticks of 10 ms below; above, what each spent after reporting (it sleeps) and in the exec
+        assert reported - 0.05 <= harness.session_cpu_seconds(session.pid) <= reported + 0.5
+    finally:
+        os.killpg(session.pid, signal.SIGKILL)
+        session.wait()
