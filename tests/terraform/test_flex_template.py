@@ -37,7 +37,15 @@ PARAMETERS = [
 #: parse would stall the read for good, so the default is Pub/Sub publish time.
 OPT_IN_PARAMETERS = {"timestamp_attribute"}
 #: Exactly what the launcher image copies: the pipeline, its contract and what `pip install .` needs.
-IMAGE_SOURCES = {"pyproject.toml", "setup.py", "README.md", "streaming_job.py", "beam_pipelines/", "schemas/"}
+IMAGE_SOURCES = {
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+    "LICENSE",
+    "streaming_job.py",
+    "beam_pipelines/",
+    "schemas/",
+}
 #: Local tooling that must stay out of the image (and out of what workers import).
 LOCAL_ONLY_PACKAGES = {"publishers", "warehouse", "orders_local"}
 #: Worker-side modules imported only for the local warehouse (--sink duckdb), lazily, inside a function.
@@ -137,6 +145,35 @@ def test_image_holds_only_what_workers_run() -> None:
     # The project with its base dependencies only: no extra (local, publisher, dbt, dev) in the image.
     installs = re.findall(r"^RUN pip install (.+)$", dockerfile(), re.M)
     assert installs == ["--no-cache-dir ."], installs
+
+
+def test_the_launcher_stages_the_package_from_what_the_image_holds(tmp_path: Path) -> None:
+    """Beam's own stager (what the launcher runs for FLEX_TEMPLATE_PYTHON_SETUP_FILE, and a `--setup_file` job
+    submission) builds the workers' sdist from the image's files alone, with this environment's setuptools and
+    no build isolation; the license is declared as an SPDX expression, with its text."""
+    import tarfile
+
+    from apache_beam.runners.portability.stager import Stager
+
+    image = tmp_path / "template"
+    for source in copied_sources():
+        target = image / source
+        if source.endswith("/"):
+            shutil.copytree(REPO_ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / source, target)
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    sdist = Path(Stager._build_setup_package(str(image / "setup.py"), str(staged)))
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+        (pkg_info,) = [name for name in names if name.count("/") == 1 and name.endswith("/PKG-INFO")]
+        metadata_text = archive.extractfile(pkg_info).read().decode()
+    assert "License-Expression: Apache-2.0" in metadata_text.splitlines()
+    assert "License-File: LICENSE" in metadata_text.splitlines()
+    assert any(name.endswith("/beam_pipelines/pipeline.py") for name in names)
+    assert any(name.endswith("/schemas/order_event.v1.json") for name in names)
 
 
 # --------------------------------------------------------------------------------------------------------
