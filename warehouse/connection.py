@@ -169,6 +169,8 @@ class _Holds:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._closing = threading.Lock()  # held while a hold's connection closes (and checkpoints)
+        self._stopping = threading.Event()  # release_all asks the watcher to stop
         self._held: dict[str, tuple[duckdb.DuckDBPyConnection, float]] = {}  # key -> (connection, idle_release)
         self._last_used: dict[str, float] = {}
         self._watcher: threading.Thread | None = None
@@ -210,16 +212,25 @@ class _Holds:
 
     def release(self, path: str | Path) -> bool:
         key = self.key(path)
-        with self._lock:
-            held = self._held.pop(key, None)
-            self._last_used.pop(key, None)
-        if held is None:
-            return False
-        held[0].close()  # the instance closes (and checkpoints) now, or when the unit in progress ends
+        with self._closing:
+            with self._lock:
+                held = self._held.pop(key, None)
+                self._last_used.pop(key, None)
+            if held is None:
+                return False
+            held[0].close()  # the instance closes (and checkpoints) now, or when the unit in progress ends
         LOGGER.debug("let %s go", key)
         return True
 
     def release_all(self) -> None:
+        """Let every hold go, after the watcher has stopped: a close it has under way ends first. At interpreter
+        exit (atexit) that matters: a thread still inside DuckDB's close when the interpreter finalizes is cut
+        off mid-checkpoint, or aborts the process (SIGABRT) as it returns for the GIL."""
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            self._stopping.set()
+            watcher.join()
+            self._stopping.clear()
         for key in list(self._held):
             self.release(key)
 
@@ -227,8 +238,7 @@ class _Holds:
         return list(self._held)
 
     def _watch(self) -> None:
-        while self._held:
-            time.sleep(WATCH_INTERVAL)
+        while self._held and not self._stopping.wait(WATCH_INTERVAL):
             now = time.monotonic()
             for key, (_, idle_release) in list(self._held.items()):
                 if now - self._last_used.get(key, now) >= idle_release or others_waiting(key):

@@ -47,6 +47,8 @@ TOKEN_HEADER = "X-Warehouse-Token"  # noqa: S105 (a header name; the token is ra
 SERVED_LOCK_TIMEOUT = 5.0
 #: Longest a reader waits for an answer before it reads the file itself.
 CLIENT_TIMEOUT = 30.0
+#: Longest the service waits for a client to send its request (or to take the answer).
+HANDLER_TIMEOUT = 10.0
 _SQL_KEY = b"sql"
 _NAMED_KEY = b"named"
 
@@ -123,6 +125,9 @@ def run_select(path: str | Path, sql: str, parameters, lock_timeout: float = SER
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    #: Seconds a connection may stay silent: ``stop()`` waits for every request in progress, never for a client
+    #: that sends nothing.
+    timeout = HANDLER_TIMEOUT
 
     def do_POST(self) -> None:
         if self.path != PATH:
@@ -155,7 +160,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # Request threads are joined by server_close(), so stop() returns only once none is left inside DuckDB: a
+    # thread still running a query (or closing the file it opened) when the interpreter finalizes aborts the
+    # process as it comes back for the GIL.
+    daemon_threads = False
+    block_on_close = True
 
     def __init__(self, warehouse: Path, token: str) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -191,6 +200,7 @@ class ReadService:
         return self
 
     def stop(self) -> None:
+        """Withdraw the announcement, stop serving, and wait for the requests in progress."""
         with contextlib.suppress(OSError, ValueError, KeyError):
             if json.loads(self.announcement.read_text())["pid"] == os.getpid():
                 self.announcement.unlink()

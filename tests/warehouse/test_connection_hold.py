@@ -126,6 +126,44 @@ def test_rows_committed_by_a_holder_killed_with_sigkill_are_in_the_file(warehous
         assert connection.execute("SELECT count(*) FROM t").fetchone()[0] == 110
 
 
+#: A process whose watcher lets its hold go (another process waits) while the process ends at once: the close has
+#: a WAL to checkpoint (the threshold keeps DuckDB from doing it at the commit), so it is still under way.
+EXITING_HOLDER = (
+    "import sys; from warehouse import connection as wc\n"
+    "assert wc.hold(sys.argv[1], idle_release=3600)\n"
+    "with wc.connect(sys.argv[1]) as c:\n"
+    "    c.execute(\"SET checkpoint_threshold = '10GB'\")\n"
+    "    c.execute(\"UPDATE big SET s = s || 'x'\")\n"
+    "marker = wc.waiting_directory(sys.argv[1]) / '1-another-process'\n"  # PID 1 is alive
+    "marker.parent.mkdir(exist_ok=True)\n"
+    "marker.write_text('')\n"
+    "while wc.held_files():\n"
+    "    pass\n"
+    "print('the watcher is letting go', flush=True)\n"
+)
+
+
+def test_a_process_that_ends_while_its_watcher_lets_go_waits_for_the_close(tmp_path):
+    """The interpreter must not finalize under a close in progress: that cut the checkpoint off, or aborted the
+    process with SIGABRT when the watcher came back for the GIL (a backfill exited -6 after its last commit)."""
+    path = tmp_path / "w.duckdb"
+    rows = 1_000_000
+    with duckdb.connect(str(path)) as connection:
+        connection.execute(f"CREATE TABLE big AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range({rows})")
+    holder = _python(EXITING_HOLDER, str(path))
+    try:
+        out, err = holder.communicate(timeout=120)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert holder.returncode == 0, err[-2000:]
+    assert out.strip() == "the watcher is letting go"
+    assert "leaked" not in err, err[-2000:]  # nanobind: DuckDB objects alive at interpreter teardown
+    assert not Path(f"{path}.wal").exists()  # the close checkpointed the update into the file
+    with duckdb.connect(str(path), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM big WHERE s LIKE '%x'").fetchone()[0] == rows
+
+
 def test_the_sink_holds_its_file_only_when_asked(tmp_path):
     from beam_pipelines.sinks.duckdb import DuckDBWarehouse
 

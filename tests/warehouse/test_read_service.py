@@ -111,6 +111,35 @@ def test_the_announcement_is_private_and_gone_when_the_service_stops(warehouse):
     assert announced(warehouse) is None
 
 
+def test_stopping_the_service_waits_for_the_request_in_progress(warehouse):
+    """No request thread is left inside DuckDB once stop() returns (at interpreter exit one would abort the
+    process), and the request in progress gets its whole answer."""
+    import threading
+    import time
+
+    from warehouse.read_service import ServedConnection
+
+    def request_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if "process_request_thread" in t.name and t.is_alive()]
+
+    answers = []
+    service = ReadService(warehouse).start()
+    try:
+        served = ServedConnection(announced(warehouse))
+        slow = "SELECT count(*) AS n FROM range(300000000) r(i) WHERE i % 7 = 3"  # a second or more here
+        client = threading.Thread(target=lambda: answers.append(served.fetch(slow)))
+        client.start()
+        deadline = time.monotonic() + 30
+        while not request_threads():
+            assert client.is_alive() and time.monotonic() < deadline, "the request never reached the service"
+            time.sleep(0.005)
+    finally:
+        service.stop()
+    assert request_threads() == []
+    client.join(timeout=60)
+    assert [answer.to_pylist() for answer in answers] == [[{"n": len(range(3, 300000000, 7))}]]
+
+
 def test_a_reader_reads_the_file_itself_when_the_announced_service_does_not_answer(warehouse):
     with ReadService(warehouse):
         pass
