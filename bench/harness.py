@@ -353,17 +353,6 @@ def run_main(main: Callable[[], int]) -> None:
     sys.exit(main())
 
 
-def stop_session(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    """Stop ``process``, started in a session of its own, with what it started: SIGTERM to its process group,
-    SIGKILL after ``timeout`` seconds; reaped either way."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, None)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=wait)
-            return
-
-
 def run_timed(command: list[str], log: Path, env: dict[str, str] | None = None, timeout: float = 3600) -> tuple:
     """Run ``command`` to its end in its own session: (exit code, wall seconds, peak RSS MiB, CPU seconds).
     Peak RSS is the process's own high-water mark, read from /proc every 20 ms while it runs (so a peak in its
@@ -387,7 +376,10 @@ def run_timed(command: list[str], log: Path, env: dict[str, str] | None = None, 
                 break
             time.sleep(0.02)
     except BaseException:
-        stop_session(process)
+        from orders_local.emulator import terminate_session
+
+        terminate_session(process.pid, timeout=10)  # the command's session: it and what it started
+        process.wait()
         raise
     process.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started

@@ -78,17 +78,27 @@ def pipeline_command(subscription: str, warehouse: Path) -> list[str]:
     )
 
 
+def run_step(name: str, command: list[str], directory: Path, env=None, timeout: float = 3600) -> tuple[float, float]:
+    """Run one measured process to its end, logging to ``<name>.log``: (wall s, CPU s); raises if it fails."""
+    log = directory / f"{name}.log"
+    code, wall, _rss, cpu = harness.run_timed(command, log, env=env, timeout=timeout)
+    if code != 0:
+        raise RuntimeError(f"{name}: exited with {code}: {harness.log_tail(log)}")
+    return wall, cpu
+
+
+def drained(commits: list[tuple[float, int]], wall: float, cpu: float) -> dict:
+    """A drain's figures from its flushes' (time, events)."""
+    return {"rate": flush_rate(commits), "committed": sum(n for _, n in commits), "wall": wall, "cpu": cpu}
+
+
 def drain(running, subscription: str, directory: Path, name: str, profile: Path | None = None) -> dict:
     warehouse = directory / f"{name}.duckdb"
     command = pipeline_command(running.subscription(subscription), warehouse)
     if profile is not None:
         command = harness.profile_command(command, profile)
-    log = directory / f"{name}.log"
-    code, wall, _rss, cpu = harness.run_timed(command, log, env=running.environment(), timeout=900)
-    if code != 0:
-        raise RuntimeError(f"{name}: the pipeline exited with {code}: {harness.log_tail(log)}")
-    commits = commits_of(warehouse)
-    return {"rate": flush_rate(commits), "committed": sum(n for _, n in commits), "wall": wall, "cpu": cpu}
+    wall, cpu = run_step(name, command, directory, env=running.environment(), timeout=900)
+    return drained(commits_of(warehouse), wall, cpu)
 
 
 def runner_role(subscription: str, out: Path) -> int:
@@ -182,23 +192,16 @@ def work_role(events: int, warehouse: Path, bundle: int | None = None) -> int:
 def work_only(events: int, directory: Path) -> dict:
     warehouse = directory / "work.duckdb"
     command = harness.python("-m", "bench.streaming_drain", "--role", "work", "--events", str(events))
-    log = directory / "work.log"
-    code, wall, _rss, cpu = harness.run_timed([*command, "--out", str(warehouse)], log)
-    if code != 0:
-        raise RuntimeError(f"work: exited with {code}: {harness.log_tail(log)}")
-    commits = commits_of(warehouse)
-    return {"rate": flush_rate(commits), "committed": sum(n for _, n in commits), "wall": wall, "cpu": cpu}
+    wall, cpu = run_step("work", [*command, "--out", str(warehouse)], directory)
+    return drained(commits_of(warehouse), wall, cpu)
 
 
 def runner_only(running, subscription: str, directory: Path) -> dict:
     out = directory / "runner-flushes.txt"
     command = harness.python("-m", "bench.streaming_drain", "--role", "runner", "--subscription", subscription)
-    log = directory / "runner.log"
-    code, wall, _rss, cpu = harness.run_timed([*command, "--out", str(out)], log, env=running.environment())
-    if code != 0:
-        raise RuntimeError(f"runner: exited with {code}: {harness.log_tail(log)}")
+    wall, cpu = run_step("runner", [*command, "--out", str(out)], directory, env=running.environment())
     flushes = [(float(at), int(n)) for at, n in (line.split() for line in out.read_text().splitlines())]
-    return {"rate": flush_rate(flushes), "committed": sum(n for _, n in flushes), "wall": wall, "cpu": cpu}
+    return drained(flushes, wall, cpu)
 
 
 def one_run(index: int, messages: list, ordered: bool, directory: Path, profile: Path | None = None) -> dict:

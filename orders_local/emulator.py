@@ -119,7 +119,7 @@ def start(
         if process.poll() is not None:
             raise EmulatorError(f"the emulator exited with code {process.returncode}; see {data_dir / 'emulator.log'}")
         if time.monotonic() > deadline:
-            _terminate(process.pid)
+            terminate_session(process.pid)
             raise EmulatorError(f"the emulator did not listen on {host}:{port} within {timeout:.0f}s")
         time.sleep(0.05)
     return Emulator(pid=process.pid, host=f"{host}:{port}", project=project, data_dir=str(data_dir))
@@ -165,7 +165,9 @@ def create_resources(
         subscriber.close()
 
 
-def _terminate(pid: int, timeout: float = 15.0) -> None:
+def terminate_session(pid: int, timeout: float = 15.0) -> None:
+    """Stop the process group that ``pid`` leads (a process started with ``start_new_session``, and what it
+    started): SIGTERM, then SIGKILL after ``timeout`` seconds. A child of ours is reaped when it exits in time."""
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -185,7 +187,7 @@ def _terminate(pid: int, timeout: float = 15.0) -> None:
 
 def stop(emulator: Emulator) -> None:
     """Stop the emulator's process group (which this project created) by its PID."""
-    _terminate(emulator.pid)
+    terminate_session(emulator.pid)
 
 
 def save_state(emulator: Emulator) -> Path:
